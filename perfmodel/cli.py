@@ -1,0 +1,69 @@
+"""Command-line entry point: `python -m perfmodel SUBCOMMAND ...`.
+
+Each subcommand lives in `perfmodel/commands/<name>.py` and exposes `register(subparsers)`, which adds
+its parser and sets `func(args) -> int`. Heavy imports (numba, matplotlib) happen inside `func`, so
+`--help` and `analyze` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import warnings
+
+from perfmodel import __version__
+from perfmodel.errors import PerfmodelError
+
+COMMANDS = ("analyze", "zoo", "hw", "roofline", "calibrate", "validate", "accel", "speedup", "report")
+
+EPILOG = """examples:
+  python -m perfmodel analyze resnet152                 # a built-in model, no file needed
+  python -m perfmodel analyze model.onnx --batch 8 --format json
+  python -m perfmodel zoo export resnet152 -o resnet152.onnx
+  python -m perfmodel roofline vgg16 --hw a100 --plot roofline.png
+
+Run `python -m perfmodel SUBCOMMAND --help` for each subcommand's options."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="perfmodel",
+        description="Cost (params, MACs, FLOPs, bytes) and performance models of CNNs in ONNX.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"perfmodel {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"perfmodel.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"perfmodel.commands.{name}":
+                raise
+            continue  # subcommand not built yet
+        module.register(sub)
+    return parser
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"perfmodel: warning: {message}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.showwarning = _show_warning
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except PerfmodelError as exc:
+        print(f"perfmodel: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("perfmodel: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

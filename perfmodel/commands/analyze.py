@@ -1,0 +1,49 @@
+"""`perfmodel analyze`: per-layer and total cost of a model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from perfmodel.commands.common import add_model_options, load_cost
+
+EXAMPLES = """examples:
+  python -m perfmodel analyze resnet50
+  python -m perfmodel analyze model.onnx --batch 8 --top 10
+  python -m perfmodel analyze model.onnx --input-shape input=1x3x299x299 --format json > cost.json
+  python -m perfmodel analyze vgg16 --dtype int8 --format markdown"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("analyze", help="params, MACs, FLOPs, activations and bytes per layer and in total",
+                       description="Walk an ONNX graph and cost every layer: shapes, params (trainable and "
+                                   "not), MACs, FLOPs, activations, bytes read/written, arithmetic intensity, "
+                                   "receptive field; totals with peak live activation memory.",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_model_options(p)
+    p.add_argument("--format", choices=("table", "json", "csv", "markdown"), default="table",
+                   help="output format (default: table)")
+    p.add_argument("--top", type=int, metavar="N", help="only the N layers with the most FLOPs")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from perfmodel import export, tables
+
+    cost = load_cost(args)
+    if args.format == "json":
+        text = export.to_json(cost)
+    elif args.format == "csv":
+        text = export.to_csv(cost)
+    else:
+        fmt = "github" if args.format == "markdown" else "simple"
+        text = "\n\n".join([tables.header(cost), tables.layer_table(cost, args.top, fmt),
+                            tables.totals_table(cost, fmt)])
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write(text + "\n")
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        print(text)
+    return 0

@@ -1,0 +1,68 @@
+"""Machine-readable forms of a ModelCost: the JSON contract, CSV rows, Markdown tables.
+
+The JSON contract (other tools script against it): {model, dtype, inputs, totals, layers,
+unsupported_ops}; see `model_dict`. Keys are only ever added, never renamed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from perfmodel.record import LayerCost, ModelCost
+
+LAYER_FIELDS = ("name", "op_type", "input_shapes", "output_shapes", "params", "non_trainable_params", "macs",
+                "flops", "activations", "bytes_read", "weight_bytes_read", "input_bytes_read", "bytes_written",
+                "intensity", "receptive_field", "supported")
+
+
+def layer_dict(layer: LayerCost) -> dict[str, Any]:
+    """One layer of the JSON contract; an unsupported layer's unknown figures are null."""
+    known = layer.supported
+    return {
+        "name": layer.name,
+        "op_type": layer.op_type,
+        "input_shapes": [list(s) for s in layer.input_shapes],
+        "output_shapes": [list(s) for s in layer.output_shapes],
+        "params": layer.params if known else None,
+        "non_trainable_params": layer.non_trainable_params if known else None,
+        "macs": layer.macs if known else None,
+        "flops": layer.flops if known else None,
+        "activations": layer.activations,
+        "bytes_read": layer.bytes_read if known else None,
+        "weight_bytes_read": layer.weight_bytes if known else None,
+        "input_bytes_read": layer.input_bytes if known else None,
+        "bytes_written": layer.bytes_written if known else None,
+        "intensity": round(layer.intensity, 6) if known else None,
+        "receptive_field": layer.receptive_field,
+        "supported": known,
+    }
+
+
+def model_dict(cost: ModelCost) -> dict[str, Any]:
+    return {
+        "model": cost.model,
+        "dtype": cost.dtype,
+        "inputs": {name: list(shape) for name, shape in cost.inputs.items()},
+        "totals": cost.totals(),
+        "layers": [layer_dict(layer) for layer in cost.layers],
+        "unsupported_ops": list(cost.unsupported_ops),
+    }
+
+
+def to_json(cost: ModelCost) -> str:
+    return json.dumps(model_dict(cost), indent=2)
+
+
+def to_csv(cost: ModelCost) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=LAYER_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for layer in cost.layers:
+        row = layer_dict(layer)
+        row["input_shapes"] = " ".join("x".join(map(str, s)) for s in layer.input_shapes)
+        row["output_shapes"] = " ".join("x".join(map(str, s)) for s in layer.output_shapes)
+        writer.writerow(row)
+    return out.getvalue()

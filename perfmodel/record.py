@@ -1,0 +1,173 @@
+"""The per-layer cost record: the one data structure every part of perfmodel reads.
+
+The graph walk (`perfmodel.walk`) produces a `ModelCost` holding one `LayerCost` per ONNX node.
+Roofline, accelerator model, kernels' validation and reports read these records and never the
+ONNX graph again. Records store element counts; bytes follow from the record's dtype, so a dtype
+what-if is `cost.with_dtype("int8")`, not a second walk.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+Shape = tuple[int, ...]
+
+DTYPE_BYTES: dict[str, int] = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
+
+
+def dtype_bytes(dtype: str) -> int:
+    """Bytes per element of a perfmodel dtype name (fp32, fp16, bf16, int8)."""
+    try:
+        return DTYPE_BYTES[dtype]
+    except KeyError:
+        raise ValueError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPE_BYTES)}") from None
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    """Cost of one ONNX node.
+
+    `macs` counts multiply-accumulates (conv, gemm); `flops` counts every floating-point operation,
+    2 per MAC plus the op's own element-wise work. `activations` is the element count of the outputs.
+    Element counts (`weight_elems`, `input_elems`, `output_elems`) are the traffic of an ideal memory
+    system (each operand read once, each output written once); bytes are these times the dtype's
+    size. A view op (Reshape, Flatten, ...) has activations but moves nothing. `supported` is False for an op with no cost rule: its figures are then unknown,
+    not zero, and reports say so.
+    """
+
+    name: str
+    op_type: str
+    input_shapes: tuple[Shape, ...]
+    output_shapes: tuple[Shape, ...]
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    params: int = 0
+    non_trainable_params: int = 0
+    macs: int = 0
+    flops: int = 0
+    activations: int = 0
+    weight_elems: int = 0
+    input_elems: int = 0
+    output_elems: int = 0
+    receptive_field: int | None = None
+    supported: bool = True
+    dtype: str = "fp32"
+
+    @property
+    def is_view(self) -> bool:
+        """True for ops that only relabel their input's storage (no data moved)."""
+        return self.supported and self.activations > 0 and self.output_elems == 0
+
+    @property
+    def weight_bytes(self) -> float:
+        return self.weight_elems * dtype_bytes(self.dtype)
+
+    @property
+    def input_bytes(self) -> float:
+        return self.input_elems * dtype_bytes(self.dtype)
+
+    @property
+    def bytes_read(self) -> float:
+        return self.weight_bytes + self.input_bytes
+
+    @property
+    def bytes_written(self) -> float:
+        return self.output_elems * dtype_bytes(self.dtype)
+
+    @property
+    def bytes_total(self) -> float:
+        return self.bytes_read + self.bytes_written
+
+    @property
+    def intensity(self) -> float:
+        """Arithmetic intensity, FLOPs per byte of ideal DRAM traffic (read once, write once)."""
+        moved = self.bytes_total
+        return self.flops / moved if moved else 0.0
+
+    def with_dtype(self, dtype: str) -> "LayerCost":
+        dtype_bytes(dtype)
+        return dataclasses.replace(self, dtype=dtype)
+
+
+@dataclass(frozen=True)
+class ModelCost:
+    """All layers of one model in schedule order, plus what only the whole graph knows."""
+
+    model: str
+    inputs: Mapping[str, Shape]
+    layers: tuple[LayerCost, ...]
+    peak_activation_elems: int = 0
+    input_elems: int = 0
+    dtype: str = "fp32"
+    unsupported_ops: tuple[str, ...] = ()
+
+    def with_dtype(self, dtype: str) -> "ModelCost":
+        return dataclasses.replace(self, dtype=dtype, layers=tuple(l.with_dtype(dtype) for l in self.layers))
+
+    def _sum(self, attr: str) -> int:
+        return sum(getattr(layer, attr) for layer in self.layers)
+
+    @property
+    def params(self) -> int:
+        """Trainable parameters, torch's `model.parameters()`: what torchvision publishes."""
+        return self._sum("params")
+
+    @property
+    def trainable_params(self) -> int:
+        return self.params
+
+    @property
+    def non_trainable_params(self) -> int:
+        """Stored constants that are not trained (BatchNorm running mean/var, torch's buffers)."""
+        return self._sum("non_trainable_params")
+
+    @property
+    def macs(self) -> int:
+        return self._sum("macs")
+
+    @property
+    def flops(self) -> int:
+        return self._sum("flops")
+
+    @property
+    def activations(self) -> int:
+        return self._sum("activations")
+
+    @property
+    def neurons(self) -> int:
+        """Output elements of the MAC-bearing layers (conv, FC): the course's "neurons"."""
+        return sum(layer.activations for layer in self.layers if layer.macs > 0)
+
+    @property
+    def weight_bytes(self) -> float:
+        """Bytes of all parameters (trainable and not) stored once."""
+        return (self.params + self.non_trainable_params) * dtype_bytes(self.dtype)
+
+    @property
+    def activation_bytes(self) -> float:
+        """Bytes of every layer output, each stored once (no reuse of buffers)."""
+        return self.activations * dtype_bytes(self.dtype)
+
+    @property
+    def peak_activation_bytes(self) -> float:
+        """Largest set of live activations at any step of the schedule (tensors freed after last use)."""
+        return self.peak_activation_elems * dtype_bytes(self.dtype)
+
+    def totals(self) -> dict[str, float]:
+        """The totals of the JSON contract, in one place so every report agrees."""
+        return {
+            "params": self.params,
+            "trainable_params": self.trainable_params,
+            "non_trainable_params": self.non_trainable_params,
+            "macs": self.macs,
+            "flops": self.flops,
+            "activations": self.activations,
+            "neurons": self.neurons,
+            "weight_bytes": self.weight_bytes,
+            "activation_bytes": self.activation_bytes,
+            "peak_activation_bytes": self.peak_activation_bytes,
+        }
+
+    def layers_of(self, *op_types: str) -> list[LayerCost]:
+        return [layer for layer in self.layers if layer.op_type in op_types]

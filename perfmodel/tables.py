@@ -1,0 +1,66 @@
+"""Human tables of a ModelCost (tabulate): the per-layer table and the totals, with conventions stated."""
+
+from __future__ import annotations
+
+from tabulate import tabulate
+
+from perfmodel.record import ModelCost, dtype_bytes
+from perfmodel.units import binary, shape, si
+
+CONVENTIONS = (
+    "MAC = one multiply-accumulate; FLOPs = 2 x MACs for conv/gemm, plus each element-wise op's own work.\n"
+    "Params = trainable (torchvision's count); non-trainable = BatchNorm running mean/var. "
+    "Bytes: each operand read once, each output written once."
+)
+
+
+def header(cost: ModelCost) -> str:
+    inputs = ", ".join(f"{name} {shape(s)}" for name, s in cost.inputs.items())
+    return (f"{cost.model}: input {inputs}; dtype {cost.dtype} ({dtype_bytes(cost.dtype)} B/element)\n"
+            + CONVENTIONS)
+
+
+def layer_table(cost: ModelCost, top: int | None = None, tablefmt: str = "simple") -> str:
+    """One row per layer, or the `top` layers with the most FLOPs, with their share of the total."""
+    rows = list(enumerate(cost.layers, 1))
+    if top:
+        rows = sorted(rows, key=lambda r: r[1].flops, reverse=True)[:top]
+    total_flops = cost.flops or 1
+    table = []
+    for index, layer in rows:
+        known = layer.supported
+        unknown = "?"
+        table.append([
+            index, layer.name, layer.op_type, " ".join(shape(s) for s in layer.output_shapes),
+            si(layer.params + layer.non_trainable_params) if known else unknown,
+            si(layer.macs) if known else unknown,
+            si(layer.flops) if known else unknown,
+            f"{100 * layer.flops / total_flops:.1f}" if known else unknown,
+            si(layer.activations),
+            binary(layer.bytes_read) if known else unknown,
+            binary(layer.bytes_written) if known else unknown,
+            f"{layer.intensity:.1f}" if known else unknown,
+            layer.receptive_field if layer.receptive_field is not None else "",
+        ])
+    heads = ["#", "name", "op", "output", "params", "MACs", "FLOPs", "%FLOPs", "activations", "read", "written",
+             "FLOP/B", "RF"]
+    return tabulate(table, heads, tablefmt=tablefmt, disable_numparse=True,
+                    colalign=("right", "left", "left", "left") + ("right",) * 9)
+
+
+def totals_table(cost: ModelCost, tablefmt: str = "simple") -> str:
+    t = cost.totals()
+    unknown = f" + unknown ({', '.join(cost.unsupported_ops)})" if cost.unsupported_ops else ""
+    rows = [
+        ["params (trainable)", f"{t['params']:,}", si(t["params"])],
+        ["non-trainable params", f"{t['non_trainable_params']:,}", si(t["non_trainable_params"])],
+        ["MACs", f"{t['macs']:,}{unknown}", si(t["macs"], "MAC")],
+        ["FLOPs", f"{t['flops']:,}{unknown}", si(t["flops"], "FLOP")],
+        ["activations (all layer outputs)", f"{t['activations']:,}", si(t["activations"])],
+        ["neurons (conv/FC outputs)", f"{t['neurons']:,}", si(t["neurons"])],
+        ["weight memory", f"{t['weight_bytes']:,.0f} B", binary(t["weight_bytes"])],
+        ["activation memory (all outputs)", f"{t['activation_bytes']:,.0f} B", binary(t["activation_bytes"])],
+        ["peak live activation memory", f"{t['peak_activation_bytes']:,.0f} B", binary(t["peak_activation_bytes"])],
+    ]
+    return tabulate(rows, ["total", "exact", "human"], tablefmt=tablefmt, disable_numparse=True,
+                    colalign=("left", "right", "right"))

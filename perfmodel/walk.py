@@ -1,0 +1,204 @@
+"""The graph walk: one `LayerCost` per node, from the op cost rules, plus whole-graph figures.
+
+Whole-graph figures are the ones no single rule can know: which constant is a parameter (counted
+once even when shared), the receptive field along the spatial path, and the peak of live
+activation memory over the schedule.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from typing import Any, Mapping
+
+import onnx
+
+from perfmodel import ops
+from perfmodel.graph import Graph, GraphNode, Shape, load_graph
+from perfmodel.ops import GLOBAL, Node, Rule, numel
+from perfmodel.record import LayerCost, ModelCost, dtype_bytes
+
+KERNEL_OPS = ("Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool")
+
+
+class UnsupportedOpWarning(UserWarning):
+    """Raised (as a warning) once per analysis listing op types with no cost rule."""
+
+
+def analyze_model(
+    source: str | os.PathLike | onnx.ModelProto,
+    *,
+    batch: int | None = None,
+    input_shapes: Mapping[str, Shape] | None = None,
+    dtype: str = "fp32",
+    name: str | None = None,
+) -> ModelCost:
+    """Analyze a model given as a file path, a zoo name or a ModelProto."""
+    dtype_bytes(dtype)
+    graph = load_graph(source, batch=batch, input_shapes=input_shapes)
+    return walk(graph, dtype=dtype, name=name)
+
+
+def walk(graph: Graph, *, dtype: str = "fp32", name: str | None = None) -> ModelCost:
+    counted: set[str] = set()
+    field: dict[str, tuple[int, int, int]] = {  # tensor -> (receptive field, jump, spatial size)
+        n: (1, 1, s[2]) for n, s in graph.inputs.items() if len(s) >= 3
+    }
+    layers = [_layer(node, graph, counted, field, dtype) for node in graph.nodes]
+    unsupported = tuple(sorted({n.op_type for n in graph.nodes if _rule(n) is None}))
+    if unsupported:
+        warnings.warn(f"no cost rule for {', '.join(unsupported)}: their cost is reported as unknown",
+                      UnsupportedOpWarning, stacklevel=2)
+    return ModelCost(
+        model=name or graph.name,
+        inputs=dict(graph.inputs),
+        layers=tuple(layers),
+        peak_activation_elems=peak_live_elems(graph, layers),
+        input_elems=sum(math.prod(s) for s in graph.inputs.values()),
+        dtype=dtype,
+        unsupported_ops=unsupported,
+    )
+
+
+def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype: str) -> LayerCost:
+    in_shapes = tuple(graph.shape(i) if i else None for i in node.inputs)
+    out_shapes = tuple(graph.shape(o) for o in node.outputs if o)
+    rule = _rule(node)
+    base = dict(name=node.name, op_type=node.op_type, dtype=dtype,
+                input_shapes=tuple(s or () for s in in_shapes), output_shapes=tuple(s or () for s in out_shapes))
+    known = all(s is not None for s in out_shapes) and all(
+        s is not None for i, s in zip(node.inputs, in_shapes) if i)
+    if rule is None or not known:
+        if rule is not None:
+            warnings.warn(f"node '{node.name}' ({node.op_type}): shapes unknown after inference; cost unknown",
+                          UnsupportedOpWarning, stacklevel=3)
+        return LayerCost(**base, attributes=dict(node.attrs), supported=False,
+                         activations=sum(numel(s) for s in out_shapes if s))
+    attrs = _attributes(node, rule, in_shapes, out_shapes)
+    cost = rule.fn(Node(node.op_type, in_shapes, out_shapes, attrs))
+
+    params = buffers = weight_elems = input_elems = 0
+    for index, tensor in enumerate(node.inputs):
+        if not tensor:
+            continue
+        size = numel(in_shapes[index])
+        if tensor not in graph.constants:
+            input_elems += size
+            continue
+        kind = _param_kind(rule, index, tensor in graph.float_constants)
+        if kind is None:
+            continue
+        weight_elems += size
+        if tensor not in counted:
+            counted.add(tensor)
+            if kind == "weight":
+                params += size
+            else:
+                buffers += size
+    activations = numel(out_shapes[0]) if rule.view else sum(numel(s) for s in out_shapes)
+    if rule.view:
+        input_elems = 0
+    return LayerCost(
+        **base, attributes=attrs, params=params, non_trainable_params=buffers, macs=cost.macs,
+        flops=cost.flops, activations=activations, weight_elems=weight_elems, input_elems=input_elems,
+        output_elems=0 if rule.view else activations,
+        receptive_field=_receptive_field(node, graph, out_shapes, cost.window, field),
+    )
+
+
+def _rule(node: GraphNode) -> Rule | None:
+    return ops.lookup(node.op_type) if node.domain in ("", "ai.onnx") else None
+
+
+def _param_kind(rule: Rule, index: int, is_float: bool) -> str | None:
+    if index in rule.buffers:
+        return "buffer"
+    if rule.weights == ops.ANY_INITIALIZER:
+        return "weight" if is_float else None
+    return "weight" if index in rule.weights else None
+
+
+def _attributes(node: GraphNode, rule: Rule, ins: tuple, outs: tuple) -> dict[str, Any]:
+    """Attributes with the spec's defaults filled in, and auto_pad resolved to explicit pads."""
+    attrs = {**rule.defaults, **node.attrs}
+    if node.op_type not in KERNEL_OPS:
+        return attrs
+    x = ins[0]
+    spatial = len(x) - 2
+    if "kernel_shape" not in attrs:
+        attrs["kernel_shape"] = tuple(ins[1][2:])
+    attrs.setdefault("strides", (1,) * spatial)
+    attrs.setdefault("dilations", (1,) * spatial)
+    auto_pad = attrs.pop("auto_pad", "NOTSET")
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER") and node.op_type != "ConvTranspose":
+        begin, end = [], []
+        for i in range(spatial):
+            k_eff = attrs["dilations"][i] * (attrs["kernel_shape"][i] - 1) + 1
+            total = max((outs[0][2 + i] - 1) * attrs["strides"][i] + k_eff - x[2 + i], 0)
+            small, large = total // 2, total - total // 2
+            begin.append(small if auto_pad == "SAME_UPPER" else large)
+            end.append(large if auto_pad == "SAME_UPPER" else small)
+        attrs["pads"] = tuple(begin + end)
+    elif auto_pad == "VALID" or "pads" not in attrs:
+        attrs["pads"] = (0,) * (2 * spatial)
+    return attrs
+
+
+def _receptive_field(node: GraphNode, graph: Graph, outs: tuple, window, field: dict) -> int | None:
+    """Receptive field on the first spatial axis: r' = r + (k_eff - 1) j, j' = j s (Araujo et al. 2019)."""
+    sources = [field[i] for i in node.inputs if i in field]
+    if not sources:
+        return None
+    rf, jump, size = max(sources)
+    if window is not None:
+        k_eff, stride = window
+        if stride == GLOBAL:
+            rf, jump, size = rf + (size - 1) * jump, jump * size, 1
+        else:
+            rf, jump = rf + (k_eff - 1) * jump, jump * stride
+    out = outs[0] if outs else ()
+    if len(out) >= 3:
+        size = out[2]
+    for o in node.outputs:
+        if o:
+            field[o] = (rf, jump, size)
+    return rf
+
+
+def peak_live_elems(graph: Graph, layers: list[LayerCost]) -> int:
+    """Max over the schedule of live activation elements (graph order; a tensor dies after its last
+    reader; graph outputs live to the end; views share their input's storage; weights excluded)."""
+    storage: dict[str, str] = {name: name for name in graph.inputs}
+    size: dict[str, int] = {name: math.prod(s) for name, s in graph.inputs.items()}
+    last_use: dict[str, int] = {}
+    end = len(graph.nodes)
+    for step, (node, layer) in enumerate(zip(graph.nodes, layers)):
+        for tensor in node.inputs:
+            if tensor in storage:
+                last_use[storage[tensor]] = step
+        for tensor in node.outputs:
+            if not tensor:
+                continue
+            if layer.is_view and node.inputs[0] in storage:
+                storage[tensor] = storage[node.inputs[0]]
+            else:
+                storage[tensor] = tensor
+                size[tensor] = numel(graph.shape(tensor))
+                last_use[tensor] = step  # an output nobody reads dies at once
+    for tensor in graph.outputs:
+        if tensor in storage:
+            last_use[storage[tensor]] = end
+    live = sum(size[name] for name in graph.inputs)
+    peak = live
+    dies: dict[int, list[str]] = {}
+    for name, step in last_use.items():
+        dies.setdefault(step, []).append(name)
+    for name in graph.inputs:
+        if name not in last_use:
+            live -= size[name]
+    for step, node in enumerate(graph.nodes):
+        live += sum(size[o] for o in node.outputs if o and storage.get(o) == o)
+        peak = max(peak, live)
+        live -= sum(size[name] for name in dies.get(step, ()))
+    return peak

@@ -1,0 +1,173 @@
+"""Op cost rules against hand formulas, with output shapes checked by running onnx's ReferenceEvaluator.
+
+Each test builds a one-node model with random shapes; the expected MACs come from the textbook
+formula written here independently of perfmodel's rule, and the real output (ReferenceEvaluator)
+must have the shape the walk reports.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from onnx.reference import ReferenceEvaluator
+
+from perfmodel import ops
+from perfmodel.walk import analyze_model
+from tests.onnx_graphs import ints, one_node, tensor
+
+SETTINGS = settings(max_examples=25, deadline=None)
+
+
+def run_reference(model, shapes) -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    feeds = {f"x{i}": rng.standard_normal(s).astype(np.float32) for i, s in enumerate(shapes)}
+    return ReferenceEvaluator(model).run(None, feeds)
+
+
+def only_layer(model):
+    cost = analyze_model(model)
+    assert len(cost.layers) == 1
+    return cost.layers[0]
+
+
+@st.composite
+def conv_cases(draw):
+    group = draw(st.sampled_from([1, 1, 2, 3]))
+    c, m = group * draw(st.integers(1, 3)), group * draw(st.integers(1, 3))
+    k = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    d = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    pads = [draw(st.integers(0, 2)) for _ in range(4)]
+    h = max(d[0] * (k[0] - 1) + 1 - pads[0] - pads[2], 1) + draw(st.integers(0, 7))
+    w = max(d[1] * (k[1] - 1) + 1 - pads[1] - pads[3], 1) + draw(st.integers(0, 7))
+    n = draw(st.integers(1, 2))
+    return n, c, h, w, m, group, k, s, d, pads
+
+
+@SETTINGS
+@given(conv_cases(), st.booleans())
+def test_conv(case, bias) -> None:
+    n, c, h, w, m, group, k, s, d, pads = case
+    inits = [tensor("W", m, c // group, *k)] + ([tensor("B", m)] if bias else [])
+    model = one_node("Conv", [(n, c, h, w)], inits, group=group, kernel_shape=list(k), strides=list(s),
+                     dilations=list(d), pads=pads)
+    layer = only_layer(model)
+    # (V - d(R-1) - 1 + Z_begin + Z_end) // S + 1 per spatial axis
+    oh = (h + pads[0] + pads[2] - d[0] * (k[0] - 1) - 1) // s[0] + 1
+    ow = (w + pads[1] + pads[3] - d[1] * (k[1] - 1) - 1) // s[1] + 1
+    assert layer.output_shapes[0] == (n, m, oh, ow) == run_reference(model, [(n, c, h, w)])[0].shape
+    assert layer.macs == n * m * oh * ow * (c // group) * k[0] * k[1]
+    assert layer.flops == 2 * layer.macs
+    assert layer.params == m * (c // group) * k[0] * k[1] + (m if bias else 0)
+    assert layer.attributes["pads"] == tuple(pads)
+
+
+@pytest.mark.parametrize("auto_pad", ["SAME_UPPER", "SAME_LOWER", "VALID"])
+def test_conv_auto_pad_resolved_to_pads(auto_pad: str) -> None:
+    model = one_node("Conv", [(1, 2, 10, 9)], [tensor("W", 4, 2, 4, 3)], auto_pad=auto_pad, strides=[3, 2])
+    layer = only_layer(model)
+    assert layer.output_shapes[0] == run_reference(model, [(1, 2, 10, 9)])[0].shape
+    # SAME: out = ceil(in / s) = (4, 5); total pad = (out-1) s + k - in = (3, 2); UPPER puts the odd one at the end
+    expected = {"SAME_UPPER": (1, 1, 2, 1), "SAME_LOWER": (2, 1, 1, 1), "VALID": (0, 0, 0, 0)}[auto_pad]
+    assert layer.attributes["pads"] == expected
+
+
+@SETTINGS
+@given(st.integers(1, 4), st.integers(1, 40), st.integers(1, 40), st.booleans(), st.booleans())
+def test_gemm(m, k, n, trans_b, bias) -> None:
+    w = tensor("W", *((n, k) if trans_b else (k, n)))
+    inits = [w] + ([tensor("C", n)] if bias else [])
+    model = one_node("Gemm", [(m, k)], inits, transB=int(trans_b))
+    layer = only_layer(model)
+    assert layer.output_shapes[0] == (m, n) == run_reference(model, [(m, k)])[0].shape
+    assert layer.macs == m * k * n and layer.flops == 2 * m * k * n
+    assert layer.params == k * n + (n if bias else 0)
+
+
+@SETTINGS
+@given(st.lists(st.integers(1, 4), min_size=0, max_size=2), st.integers(1, 6), st.integers(1, 6),
+       st.integers(1, 6))
+def test_matmul_batched_activations(batch, m, k, n) -> None:
+    model = one_node("MatMul", [(*batch, m, k), (*batch, k, n)])
+    layer = only_layer(model)
+    assert layer.output_shapes[0] == run_reference(model, [(*batch, m, k), (*batch, k, n)])[0].shape
+    assert layer.macs == math.prod(batch) * m * k * n
+    assert layer.params == 0  # both operands are activations
+
+
+@SETTINGS
+@given(st.integers(1, 3), st.integers(1, 4), st.integers(2, 12), st.integers(2, 4), st.integers(1, 3),
+       st.sampled_from(["MaxPool", "AveragePool"]), st.integers(0, 1))
+def test_pool(n, c, hw, k, s, op, ceil_mode) -> None:
+    k = min(k, hw)
+    model = one_node(op, [(n, c, hw, hw)], kernel_shape=[k, k], strides=[s, s], ceil_mode=ceil_mode)
+    layer = only_layer(model)
+    out = run_reference(model, [(n, c, hw, hw)])[0]
+    assert layer.output_shapes[0] == out.shape
+    per_output = k * k - 1 if op == "MaxPool" else k * k
+    assert layer.flops == per_output * out.size and layer.macs == 0
+
+
+def test_batchnorm_params_and_flops() -> None:
+    inits = [tensor("scale", 5), tensor("bias", 5), tensor("mean", 5), tensor("var", 5)]
+    layer = only_layer(one_node("BatchNormalization", [(2, 5, 3, 3)], inits))
+    assert (layer.params, layer.non_trainable_params) == (10, 10)
+    assert layer.flops == 2 * 2 * 5 * 3 * 3 and layer.macs == 0
+
+
+@pytest.mark.parametrize("op,per_element", [("Relu", 1), ("Sigmoid", 4), ("Tanh", 1), ("Erf", 1),
+                                            ("Softmax", 5), ("LeakyRelu", 2)])
+def test_unary_elementwise(op: str, per_element: int) -> None:
+    layer = only_layer(one_node(op, [(2, 3, 4)]))
+    assert layer.flops == per_element * 24 and layer.params == 0
+    assert layer.bytes_read == layer.bytes_written == 4 * 24
+
+
+def test_broadcast_add_counts_output_elements_and_bias_param() -> None:
+    model = one_node("Add", [(2, 3, 4, 5)], [tensor("bias", 3, 1, 1)])
+    layer = only_layer(model)
+    assert layer.output_shapes[0] == (2, 3, 4, 5) and layer.flops == 120
+    assert layer.params == 3  # a float initializer added to an activation is a bias
+    two = only_layer(one_node("Mul", [(4, 1, 5), (3, 1)]))
+    assert two.output_shapes[0] == (4, 3, 5) and two.flops == 60 and two.params == 0
+
+
+def test_views_move_nothing() -> None:
+    layer = only_layer(one_node("Reshape", [(2, 3, 4)], [ints("shape", [2, 12])]))
+    assert layer.output_shapes[0] == (2, 12) and layer.is_view
+    assert layer.flops == 0 and layer.bytes_read == 0 and layer.bytes_written == 0 and layer.activations == 24
+    assert layer.params == 0  # an int64 shape tensor is not a weight
+
+
+def test_copies_move_data_without_flops() -> None:
+    layer = only_layer(one_node("Concat", [(1, 2, 3), (1, 4, 3)], axis=1))
+    assert layer.output_shapes[0] == (1, 6, 3) and layer.flops == 0
+    assert layer.bytes_read == layer.bytes_written == 4 * 18
+
+
+def test_lrn_and_global_pool() -> None:
+    lrn = only_layer(one_node("LRN", [(1, 8, 5, 5)], size=5))
+    assert lrn.flops == (2 * 5 + 3) * 200
+    gap = only_layer(one_node("GlobalAveragePool", [(2, 8, 5, 5)]))
+    assert gap.output_shapes[0] == (2, 8, 1, 1) and gap.flops == 400
+
+
+def test_conv_transpose() -> None:
+    model = one_node("ConvTranspose", [(1, 4, 5, 5)], [tensor("W", 4, 3, 3, 3)], strides=[2, 2])
+    layer = only_layer(model)
+    assert layer.output_shapes[0] == run_reference(model, [(1, 4, 5, 5)])[0].shape
+    assert layer.macs == 4 * 25 * 3 * 9  # every input element scatters into M x k x k outputs
+
+
+def test_every_rule_is_a_registered_function() -> None:
+    for op, rule in ops.RULES.items():
+        assert callable(rule.fn), op
+    for op in ("Conv", "ConvTranspose", "Gemm", "MatMul", "BatchNormalization", "Relu", "LeakyRelu", "Sigmoid",
+               "Tanh", "Clip", "Softmax", "Erf", "Gelu", "MaxPool", "AveragePool", "GlobalAveragePool",
+               "GlobalMaxPool", "LRN", "Add", "Sub", "Mul", "Div", "Concat", "Flatten", "Reshape", "Transpose",
+               "Squeeze", "Unsqueeze", "Identity", "Dropout", "Pad", "Resize", "Slice", "ReduceMean"):
+        assert ops.lookup(op) is not None, op
