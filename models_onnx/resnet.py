@@ -25,7 +25,9 @@ DEPTHS: dict[int, tuple[bool, tuple[int, int, int, int]]] = {
 }
 
 
-def block(g: GraphBuilder, x: str, name: str, inplanes: int, planes: int, stride: int, bottleneck: bool) -> tuple[str, int]:
+def block(
+    g: GraphBuilder, x: str, name: str, inplanes: int, planes: int, stride: int, bottleneck: bool
+) -> tuple[str, int]:
     """One residual block; returns the output tensor and its channel count."""
     expansion = 4 if bottleneck else 1
     # (kernel, out_channels, stride) per conv, named conv1.., bn1.. as in torchvision
