@@ -29,6 +29,9 @@ FOLD_LIMIT = 4096
 MAX_ELEMS = 1 << 40
 """A tensor above this many elements is surely a typo in a shape, not a model."""
 
+TYPE_ONLY_INPUTS = {"CastLike": (1,), "Shape": (0,), "Size": (0,)}
+"""Inputs read only for their type or shape, not their values."""
+
 FLOAT_TYPES = {TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.BFLOAT16, TensorProto.DOUBLE}
 
 
@@ -52,7 +55,8 @@ class Graph:
     nodes: list[GraphNode]
     shapes: dict[str, Shape]
     constants: set[str] = field(default_factory=set)
-    float_constants: set[str] = field(default_factory=set)
+    param_like: set[str] = field(default_factory=set)
+    float_tensors: set[str] = field(default_factory=set)
 
     def shape(self, tensor: str) -> Shape | None:
         return self.shapes.get(tensor)
@@ -249,7 +253,7 @@ def _ready(node: onnx.NodeProto, done: set[str]) -> bool:
 
 
 def _fold(nodes: list[onnx.NodeProto], values: dict[str, Any], shapes: dict[str, Shape],
-          opset: int) -> tuple[list[onnx.NodeProto], dict[str, Any]]:
+          opset: int, param_like: set[str]) -> tuple[list[onnx.NodeProto], dict[str, Any]]:
     """Evaluate nodes whose inputs are all known small constants (or Shape of a static tensor).
 
     Returns the remaining nodes and the newly known values. Uses onnx's reference op implementations,
@@ -278,8 +282,11 @@ def _fold(nodes: list[onnx.NodeProto], values: dict[str, Any], shapes: dict[str,
                 remaining.append(node)
                 continue
             if all(getattr(o, "size", FOLD_LIMIT + 1) <= FOLD_LIMIT for o in outs):
+                largest = max((values[i].size for i in ins if i in param_like), default=0)
                 for name, out in zip(node.output, outs):
                     new[name] = values[name] = out
+                    if out.size <= largest:  # see load_graph: broadcasts are not parameters
+                        param_like.add(name)
                 continue
         remaining.append(node)
     return remaining, new
@@ -340,7 +347,6 @@ def load_graph(
         else:
             nodes.append(node)
     init_names = {t.name for t in tensors}
-    float_constants = {t.name for t in tensors if t.data_type in FLOAT_TYPES}
     inputs = resolve_inputs(g, init_names, batch, input_shapes or {})
     nodes = _topological(nodes, set(inputs) | init_names)
     outputs = tuple(o.name for o in g.output)
@@ -351,41 +357,47 @@ def load_graph(
     values: dict[str, Any] = {t.name: numpy_helper.to_array(t) for t in tensors if _has_data(t)
                               and math.prod(t.dims) <= FOLD_LIMIT}
     constants = set(init_names)
+    param_like = set(init_names)
     shapes: dict[str, Shape] = {}
     for _ in range(8):  # fold -> infer until nothing new is known
-        shapes = _infer(nodes, tensors, inputs, input_types, outputs, ir_version, opsets)
-        nodes, new = _fold(nodes, values, shapes, opset)
+        shapes, elem_types = _infer(nodes, tensors, inputs, input_types, outputs, ir_version, opsets)
+        for t in tensors:  # Shape(weight) folds too
+            shapes.setdefault(t.name, tuple(t.dims))
+        nodes, new = _fold(nodes, values, shapes, opset, param_like)
         if not new:
             break
         for tensor_name, value in new.items():
             tensors.append(numpy_helper.from_array(value, tensor_name))
             constants.add(tensor_name)
-            if value.dtype.kind == "f":
-                float_constants.add(tensor_name)
 
-    # Nodes fed only by constants compute weights, not activations (e.g. a weight Transpose or
-    # DequantizeLinear): their outputs are constants too and they are not layers.
+    # Nodes fed only by constants compute weights, not activations (a weight Transpose, a
+    # DequantizeLinear, the zero bias a dynamo export Expands from a scalar): their outputs are
+    # constants and they are not layers. A derived constant is parameter-like unless it is a
+    # broadcast (more elements than its largest parameter-like input): materialized zeros are not weights.
+    for t in tensors:
+        shapes.setdefault(t.name, tuple(t.dims))
     graph_nodes: list[GraphNode] = []
     for node in nodes:
-        ins = [i for i in node.input if i]
+        ins = [i for j, i in enumerate(node.input) if i and j not in TYPE_ONLY_INPUTS.get(node.op_type, ())]
         if ins and all(i in constants for i in ins):
-            constants.update(o for o in node.output if o)
-            if all(i in float_constants for i in ins):
-                float_constants.update(node.output)
+            outs = [o for o in node.output if o]
+            constants.update(outs)
+            largest = max((math.prod(shapes.get(i, ())) for i in ins if i in param_like), default=0)
+            param_like.update(o for o in outs if o in shapes and math.prod(shapes[o]) <= largest)
             continue
         graph_nodes.append(GraphNode(node.name or f"{node.op_type}_{len(graph_nodes)}", node.op_type,
                                      node.domain, tuple(node.input), tuple(node.output), node_attrs(node)))
-    for t in tensors:
-        shapes.setdefault(t.name, tuple(t.dims))
+    float_tensors = {name for name, elem in elem_types.items() if elem in FLOAT_TYPES}
     for tensor_name, shape in shapes.items():
         _check_size(f"tensor '{tensor_name}'", shape)
-    return Graph(graph_name or name, inputs, outputs, graph_nodes, shapes, constants, float_constants)
+    return Graph(graph_name or name, inputs, outputs, graph_nodes, shapes, constants, param_like, float_tensors)
 
 
 def _infer(nodes: list[onnx.NodeProto], tensors: list[TensorProto], inputs: Mapping[str, Shape],
            input_types: Mapping[str, int], outputs: tuple[str, ...], ir_version: int,
-           opsets: list) -> dict[str, Shape]:
-    """Static shapes of every tensor, by onnx's shape inference on a weight-free skeleton model."""
+           opsets: list) -> tuple[dict[str, Shape], dict[str, int]]:
+    """Static shapes and element types of every tensor, by onnx's shape inference on a weight-free
+    skeleton model."""
     skeleton = helper.make_graph(
         nodes, "skeleton",
         [helper.make_tensor_value_info(n, input_types.get(n) or TensorProto.FLOAT, list(s))
@@ -400,8 +412,11 @@ def _infer(nodes: list[onnx.NodeProto], tensors: list[TensorProto], inputs: Mapp
     except Exception as exc:
         raise PerfmodelError(f"onnx shape inference failed: {str(exc).splitlines()[0]}") from None
     shapes: dict[str, Shape] = dict(inputs)
+    elem_types = {t.name: t.data_type for t in tensors} | dict(input_types)
     for value in list(inferred.graph.value_info) + list(inferred.graph.output):
         shape = _static_shape(value)
         if shape is not None:
             shapes[value.name] = shape
-    return shapes
+        if value.type.tensor_type.elem_type:
+            elem_types[value.name] = value.type.tensor_type.elem_type
+    return shapes, elem_types

@@ -86,7 +86,9 @@ def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype:
         if tensor not in graph.constants:
             input_elems += size
             continue
-        kind = _param_kind(rule, index, tensor in graph.float_constants)
+        kind = _param_kind(rule, index, tensor in graph.float_tensors)
+        if tensor not in graph.param_like:
+            kind = None
         if kind is None:
             continue
         weight_elems += size

@@ -68,7 +68,7 @@ def test_skim_drops_large_weights_keeps_everything_else(tmp_path) -> None:
     path = models_onnx.export("resnet18", tmp_path / "r.onnx", weights="zeros")
     full = onnx.load(path)
     skimmed = onnx.ModelProto.FromString(skim_model_bytes(str(path)))
-    assert len(skimmed.SerializeToString()) < 1e5 < len(full.SerializeToString())
+    assert len(skimmed.SerializeToString()) < 0.01 * len(full.SerializeToString())
     assert [n.name for n in skimmed.graph.node] == [n.name for n in full.graph.node]
     assert [tuple(t.dims) for t in skimmed.graph.initializer] == [tuple(t.dims) for t in full.graph.initializer]
 

@@ -1,0 +1,43 @@
+"""Real torch exports (tests/data, made by tests/data/export_small_torch.py with torch 2.13).
+
+Expected figures are torch's own: sum(p.numel() for p in parameters()) = 21,914, BatchNorm buffers
+(running mean + var) = 288, and FlopCounterMode's conv+matmul FLOPs / 2 = 9,011,840 MACs at batch 2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from perfmodel.errors import PerfmodelError
+from perfmodel.walk import analyze_model
+
+DATA = Path(__file__).parent / "data"
+EXPORTS = ["small_legacy_op13.onnx", "small_legacy_op17.onnx", "small_dynamo.onnx"]
+
+
+@pytest.mark.parametrize("name", EXPORTS)
+def test_real_export_matches_torch(name: str) -> None:
+    cost = analyze_model(DATA / name, batch=2)
+    assert cost.params == 21_914
+    assert cost.non_trainable_params == 288
+    assert cost.macs == 9_011_840
+    assert cost.unsupported_ops == ()
+    assert all(layer.supported for layer in cost.layers)
+    convs = cost.layers_of("Conv")
+    assert [c.output_shapes[0] for c in convs[:2]] == [(2, 16, 32, 32), (2, 16, 16, 16)]
+
+
+@pytest.mark.parametrize("name", EXPORTS)
+def test_real_export_batch_is_dynamic(name: str) -> None:
+    with pytest.raises(PerfmodelError, match="dynamic dimension"):
+        analyze_model(DATA / name)
+    assert analyze_model(DATA / name, batch=6).macs == 3 * 9_011_840
+
+
+def test_export_layers_agree_across_exporters() -> None:
+    """Same network, three exporters: the conv/FC layers cost the same."""
+    costs = [analyze_model(DATA / name, batch=1) for name in EXPORTS]
+    key = [[(l.macs, l.params) for l in c.layers_of("Conv", "Gemm", "MatMul")] for c in costs]
+    assert key[0] == key[1] == key[2]
