@@ -277,12 +277,12 @@ def _fold(nodes: list[onnx.NodeProto], values: dict[str, Any], shapes: dict[str,
             "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial"
         ):
             try:
-                outs = _evaluate(node, [values[i] if i else None for i in node.input], opset)
+                outs = _evaluate(node, [_array(values[i]) if i else None for i in node.input], opset)
             except Exception:
                 remaining.append(node)
                 continue
             if all(getattr(o, "size", FOLD_LIMIT + 1) <= FOLD_LIMIT for o in outs):
-                largest = max((values[i].size for i in ins if i in param_like), default=0)
+                largest = max((_array(values[i]).size for i in ins if i in param_like), default=0)
                 for name, out in zip(node.output, outs):
                     new[name] = values[name] = out
                     if out.size <= largest:  # see load_graph: broadcasts are not parameters
@@ -290,6 +290,10 @@ def _fold(nodes: list[onnx.NodeProto], values: dict[str, Any], shapes: dict[str,
                 continue
         remaining.append(node)
     return remaining, new
+
+
+def _array(value: Any) -> Any:
+    return numpy_helper.to_array(value) if isinstance(value, TensorProto) else value
 
 
 def _evaluate(node: onnx.NodeProto, inputs: list[Any], opset: int) -> list[Any]:
@@ -354,17 +358,20 @@ def load_graph(
     ir_version, opsets, graph_name = model.ir_version, list(model.opset_import), g.name
     del model, g  # from here on, no weight data is referenced
 
-    values: dict[str, Any] = {t.name: numpy_helper.to_array(t) for t in tensors if _has_data(t)
-                              and math.prod(t.dims) <= FOLD_LIMIT}
+    # small constants' values, as TensorProto until a fold needs them as arrays (most never do)
+    values: dict[str, Any] = {t.name: t for t in tensors if _has_data(t) and math.prod(t.dims) <= FOLD_LIMIT}
     constants = set(init_names)
     param_like = set(init_names)
     shapes: dict[str, Shape] = {}
+    corrected: dict[str, Shape] = {}
     for _ in range(8):  # fold -> infer until nothing new is known
-        shapes, elem_types = _infer(nodes, tensors, inputs, input_types, outputs, ir_version, opsets)
+        shapes, elem_types = _infer(nodes, tensors, inputs, input_types, outputs, ir_version, opsets, corrected)
         for t in tensors:  # Shape(weight) folds too
             shapes.setdefault(t.name, tuple(t.dims))
+        fixes = _ceil_pool_fixes(nodes, shapes)
+        corrected.update(fixes)
         nodes, new = _fold(nodes, values, shapes, opset, param_like)
-        if not new:
+        if not new and not fixes:
             break
         for tensor_name, value in new.items():
             tensors.append(numpy_helper.from_array(value, tensor_name))
@@ -393,17 +400,46 @@ def load_graph(
     return Graph(graph_name or name, inputs, outputs, graph_nodes, shapes, constants, param_like, float_tensors)
 
 
+def _ceil_pool_fixes(nodes: list[onnx.NodeProto], shapes: Mapping[str, Shape]) -> dict[str, Shape]:
+    """Output shapes onnx's inference gets wrong: a ceil_mode pool whose last window would start past
+    the input and its begin padding is dropped (ONNX MaxPool spec, PyTorch, onnxruntime), out - 1."""
+    fixes: dict[str, Shape] = {}
+    for node in nodes:
+        if node.op_type not in ("MaxPool", "AveragePool", "LpPool") or node.input[0] not in shapes:
+            continue
+        attrs = node_attrs(node)
+        if not attrs.get("ceil_mode") or attrs.get("auto_pad", "NOTSET") != "NOTSET" or node.output[0] not in shapes:
+            continue
+        x, got = shapes[node.input[0]], shapes[node.output[0]]
+        rank = len(x) - 2
+        k, s = attrs["kernel_shape"], attrs.get("strides", (1,) * rank)
+        d, pads = attrs.get("dilations", (1,) * rank), attrs.get("pads", (0,) * 2 * rank)
+        want = list(x[:2])
+        for i in range(rank):
+            span = x[2 + i] + pads[i] + pads[rank + i] - d[i] * (k[i] - 1) - 1
+            out = -(-span // s[i]) + 1
+            if (out - 1) * s[i] >= x[2 + i] + pads[i]:
+                out -= 1
+            want.append(out)
+        if tuple(want) != got:
+            fixes[node.output[0]] = tuple(want)
+    return fixes
+
+
 def _infer(nodes: list[onnx.NodeProto], tensors: list[TensorProto], inputs: Mapping[str, Shape],
            input_types: Mapping[str, int], outputs: tuple[str, ...], ir_version: int,
-           opsets: list) -> tuple[dict[str, Shape], dict[str, int]]:
+           opsets: list, known: Mapping[str, Shape]) -> tuple[dict[str, Shape], dict[str, int]]:
     """Static shapes and element types of every tensor, by onnx's shape inference on a weight-free
     skeleton model."""
     skeleton = helper.make_graph(
         nodes, "skeleton",
         [helper.make_tensor_value_info(n, input_types.get(n) or TensorProto.FLOAT, list(s))
          for n, s in inputs.items()],
-        [helper.make_tensor_value_info(o, TensorProto.UNDEFINED, None) for o in outputs],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT if o in known else TensorProto.UNDEFINED,
+                                       list(known[o]) if o in known else None) for o in outputs],
         tensors,
+        value_info=[helper.make_tensor_value_info(n, TensorProto.FLOAT, list(s)) for n, s in known.items()
+                    if n not in outputs],
     )
     model = helper.make_model(skeleton, opset_imports=opsets)
     model.ir_version = max(ir_version, 4)
