@@ -40,3 +40,20 @@ def load_cost(args: argparse.Namespace, model: str | None = None) -> ModelCost:
     from perfmodel.walk import analyze_model
 
     return analyze_model(model or args.model, batch=args.batch, input_shapes=input_shapes(args), dtype=args.dtype)
+
+
+def write_output(args: argparse.Namespace, text: str) -> None:
+    """Print `text`, or write it to `args.output` (-o FILE) and say so on stderr."""
+    import sys
+
+    from perfmodel.errors import PerfmodelError
+
+    if not getattr(args, "output", None):
+        print(text)
+        return
+    try:
+        with open(args.output, "w") as f:
+            f.write(text + "\n")
+    except OSError as exc:
+        raise PerfmodelError(f"cannot write {args.output!r}: {exc.strerror or exc}") from None
+    print(f"wrote {args.output}", file=sys.stderr)

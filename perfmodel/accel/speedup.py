@@ -1,0 +1,195 @@
+"""Speedups: models x hardware against a baseline, and the ideal FC-layer bound of exercise 6.3."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from tabulate import tabulate
+
+from perfmodel.accel.baseline import ModelTiming, ratio, time_model
+from perfmodel.hardware import HardwareSpec, format_bandwidth, format_flops
+from perfmodel.record import ModelCost, dtype_bytes
+from perfmodel.units import seconds
+
+METHODS_NOTE = ("Times: accelerators by perfmodel's accelerator model (tiled layers, DRAM traffic, double "
+                "buffering); processors by the roofline, max(FLOPs / peak, bytes / bandwidth) per layer. "
+                "Layers run one after another; speedup = baseline time / time.")
+
+
+@dataclass(frozen=True)
+class SpeedupCell:
+    model: str
+    hardware: str
+    time_s: float
+    baseline_s: float
+    dtype: str
+
+    @property
+    def speedup(self) -> float | None:
+        return ratio(self.baseline_s, self.time_s)
+
+
+@dataclass(frozen=True)
+class SpeedupTable:
+    """Rows: models; columns: hardware; cells: total speedup over `baseline` (and the time)."""
+
+    baseline: str
+    baseline_method: str
+    models: tuple[str, ...]
+    hardware: tuple[str, ...]
+    cells: tuple[SpeedupCell, ...]
+    notes: tuple[str, ...] = ()
+
+    def cell(self, model: str, hardware: str) -> SpeedupCell:
+        return next(c for c in self.cells if c.model == model and c.hardware == hardware)
+
+    def baseline_time(self, model: str) -> float:
+        return next(c.baseline_s for c in self.cells if c.model == model)
+
+
+def speedup_tables(costs: Sequence[ModelCost], specs: Sequence[HardwareSpec], baselines: Sequence[HardwareSpec],
+                   progress: Callable[[str], None] | None = None) -> list[SpeedupTable]:
+    """One table per baseline; each (model, machine) is timed once and shared by all tables."""
+    say = progress or (lambda _msg: None)
+    machines = list(specs) + [b for b in baselines if b not in specs]
+    timings: dict[tuple[int, str], ModelTiming] = {}
+    steps = len(costs) * len(machines)
+    for i, cost in enumerate(costs):
+        for j, spec in enumerate(machines):
+            say(f"{cost.model} on {spec.name} ({i * len(machines) + j + 1}/{steps})")
+            timings[i, spec.name] = time_model(cost, spec)
+    notes: list[str] = []
+    for timing in timings.values():
+        for note in timing.accel.notes if timing.accel else ():
+            if note not in notes:
+                notes.append(note)
+    tables = []
+    for base in baselines:
+        cells = tuple(SpeedupCell(cost.model, spec.name, timings[i, spec.name].time_s,
+                                  timings[i, base.name].time_s, timings[i, spec.name].dtype)
+                      for i, cost in enumerate(costs) for spec in specs)
+        tables.append(SpeedupTable(base.name, timings[0, base.name].method, tuple(c.model for c in costs),
+                                   tuple(s.name for s in specs), cells, tuple(notes)))
+    return tables
+
+
+def format_speedup(table: SpeedupTable, fmt: str = "table") -> str:
+    """The table as text (fmt 'table') or GitHub markdown ('markdown'), title and notes included."""
+    heads = ["model", f"{table.baseline} (baseline)", *table.hardware]
+    rows = []
+    for model in table.models:
+        row = [model, seconds(table.baseline_time(model))]
+        for hw in table.hardware:
+            cell = table.cell(model, hw)
+            x = cell.speedup
+            row.append(f"{x:,.1f}x ({seconds(cell.time_s)})" if x is not None else "-")
+        rows.append(row)
+    title = f"Speedup over {table.baseline} ({table.baseline_method}); cells: speedup (time per inference)"
+    body = tabulate(rows, heads, tablefmt="github" if fmt == "markdown" else "simple", disable_numparse=True,
+                    colalign=("left",) + ("right",) * (len(heads) - 1))
+    notes = [METHODS_NOTE, *table.notes]
+    if fmt == "markdown":
+        return "\n".join([f"**{title}**", "", body, "", *(f"- {n}" for n in notes)])
+    return "\n".join([title, body, *notes])
+
+
+def speedup_json(tables: Sequence[SpeedupTable]) -> str:
+    return json.dumps([{
+        "baseline": t.baseline, "baseline_method": t.baseline_method, "notes": list(t.notes),
+        "cells": [{"model": c.model, "hardware": c.hardware, "dtype": c.dtype, "time_s": c.time_s,
+                   "baseline_time_s": c.baseline_s, "speedup": c.speedup} for c in t.cells],
+    } for t in tables], indent=2)
+
+
+# --------------------------------------------------------------------------------------------------
+# Exercise 6.3: the ideal speedup of an FC layer, from bandwidth and arithmetic intensity
+
+
+@dataclass(frozen=True)
+class FcBound:
+    """Roofline bound of a fully-connected layer on two machines.
+
+    An FC layer at batch B does B x K x N MACs (2 B K N FLOPs) and must read its K x N weights once;
+    for large K and N the weights dominate the traffic, so intensity = 2 B K N / (K N bytes) =
+    2 B / bytes per element. Attainable rate = min(peak, bandwidth x intensity).
+    """
+
+    hardware: str
+    baseline: str
+    dtype: str
+    batch: int
+    peak: float
+    bandwidth: float
+    baseline_peak: float
+    baseline_bandwidth: float
+    clock_hz: float | None
+
+    @property
+    def intensity(self) -> float:
+        """FLOPs per DRAM byte: 2 x batch / bytes per element (weights read once, dominate the traffic)."""
+        return 2 * self.batch / dtype_bytes(self.dtype)
+
+    @property
+    def attainable(self) -> float:
+        """min(peak, bandwidth x intensity), FLOP/s."""
+        return min(self.peak, self.bandwidth * self.intensity)
+
+    @property
+    def baseline_attainable(self) -> float:
+        return min(self.baseline_peak, self.baseline_bandwidth * self.intensity)
+
+    @property
+    def speedup(self) -> float:
+        return self.attainable / self.baseline_attainable
+
+    def lines(self) -> list[str]:
+        b, i = dtype_bytes(self.dtype), self.intensity
+        side = lambda att, peak: "memory-bound" if att < peak else "compute-bound"  # noqa: E731
+        out = [
+            f"Ideal speedup of an FC layer on {self.hardware} over {self.baseline} ({self.dtype}, batch {self.batch})",
+            f"1. An FC layer y = W x, W of K x N, does {self.batch} x K x N MACs = {2 * self.batch} x K x N FLOPs and "
+            f"reads each weight once: K x N x {b} B. Inputs and outputs ({self.batch} x (K + N) x {b} B) vanish "
+            f"next to the weights for large K, N.",
+            f"2. Intensity I = {2 * self.batch} K N FLOP / ({b} K N B) = {i:g} FLOP/B.",
+            f"3. {self.hardware}: attainable = min(peak {format_flops(self.peak)}, {format_bandwidth(self.bandwidth)} "
+            f"x {i:g} FLOP/B = {format_flops(self.bandwidth * i)}) = {format_flops(self.attainable)} "
+            f"= {format_flops(self.attainable / 2).replace('FLOP', 'MAC')}: {side(self.attainable, self.peak)}.",
+            f"4. {self.baseline}: attainable = min(peak {format_flops(self.baseline_peak)}, "
+            f"{format_bandwidth(self.baseline_bandwidth)} x {i:g} FLOP/B = "
+            f"{format_flops(self.baseline_bandwidth * i)}) = {format_flops(self.baseline_attainable)} "
+            f"= {format_flops(self.baseline_attainable / 2).replace('FLOP', 'MAC')}: "
+            f"{side(self.baseline_attainable, self.baseline_peak)}.",
+            f"5. Speedup = {format_flops(self.attainable)} / {format_flops(self.baseline_attainable)} "
+            f"= {self.speedup:.3g}x.",
+        ]
+        if self.attainable < self.peak:
+            need = self.attainable / 2
+            per_cycle = (f" = {need / self.clock_hz:.3g} MACs/cycle at {self.clock_hz / 1e9:g} GHz"
+                         if self.clock_hz else "")
+            out.append(f"   The MAC array does not matter: any array faster than "
+                       f"{format_flops(need).replace('FLOP', 'MAC')}{per_cycle} is starved by the "
+                       f"{format_bandwidth(self.bandwidth)} link; only more bandwidth "
+                       f"or a larger batch raises it (batch B reuses each weight B times: I = 2B / {b} FLOP/B).")
+        return out
+
+
+def fc_check(spec: HardwareSpec, baseline: HardwareSpec, dtype: str = "fp32", batch: int = 1,
+             k: int = 9216, n: int = 4096) -> tuple[float, float]:
+    """Times of one concrete FC layer (default: alexnet's fc6) on both machines, by the full models."""
+    from perfmodel.accel.layer_spec import layer_cost
+
+    cost = layer_cost(f"fc:M={batch},K={k},N={n}", dtype)
+    return time_model(cost, spec).time_s, time_model(cost, baseline).time_s
+
+
+def fc_bound(spec: HardwareSpec, baseline: HardwareSpec, dtype: str = "fp32", batch: int = 1) -> FcBound:
+    """Exercise 6.3's bound for `spec` over `baseline` (PerfmodelError if either lacks `dtype`)."""
+    clock = spec.accelerator.clock_hz if spec.accelerator else spec.clock_hz
+    return FcBound(spec.name, baseline.name, dtype, batch, spec.peak(dtype), spec.mem_bandwidth,
+                   baseline.peak(dtype), baseline.mem_bandwidth, clock)
+
+
+__all__ = ["FcBound", "SpeedupCell", "SpeedupTable", "fc_bound", "fc_check", "format_speedup",
+           "speedup_json", "speedup_tables"]

@@ -1,0 +1,58 @@
+"""`perfmodel report`: every study for a few models and machines, as Markdown, standalone HTML and JSON."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from perfmodel.commands.common import add_model_options, input_shapes
+from perfmodel.errors import PerfmodelError
+
+EXAMPLES = """examples:
+  python -m perfmodel report alexnet vgg19 resnet152 --hw this-cpu.toml --hw seed-npu -o report/
+  python -m perfmodel report lenet5 alexnet --hw seed-npu --top 3 --max-batch 32 -o small-report/
+  python -m perfmodel report model.onnx --hw a100 --dtype fp16 -o report/
+
+writes report.md, report.html (standalone: plots embedded), report.json (every figure of the report)
+and each plot as .png and .svg into the output folder; progress goes to stderr."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="model comparison, rooflines, speedups and what-ifs as Markdown/HTML/JSON",
+                       description="Build the full report for one or more models on one or more machines: "
+                                   "the model comparison (params, MACs, FLOPs, activations, memory), heaviest "
+                                   "layers, roofline per model and machine, speedups of every machine over a "
+                                   "scalar ALU, batch sweep 1..256, dtype, weight-sparsity and training-step "
+                                   "what-ifs.",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_model_options(p, model_nargs="+")
+    p.add_argument("--hw", action="append", required=True, metavar="NAME|FILE",
+                   help="hardware preset or .toml spec (repeatable)")
+    p.add_argument("-o", "--output", default="report", metavar="DIR", help="output folder (default: report)")
+    p.add_argument("--top", type=int, default=5, metavar="N", help="heaviest layers per model (default: 5)")
+    p.add_argument("--max-batch", type=int, default=256, metavar="N",
+                   help="batch sweep over 1, 2, 4, ... up to N (default: 256)")
+    p.add_argument("--index-width", choices=("int32", "int16"), default="int32",
+                   help="CSR column index width in the sparsity what-if (default: int32)")
+    p.set_defaults(func=run)
+
+
+def _stderr(message: str) -> None:
+    print(f"perfmodel report: {message}", file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    from perfmodel.report.build import ReportOptions, build_report
+    from perfmodel.report.write import write_report
+
+    if args.top < 1:
+        raise PerfmodelError(f"--top must be at least 1, got {args.top}")
+    if args.max_batch < 1:
+        raise PerfmodelError(f"--max-batch must be at least 1, got {args.max_batch}")
+    batches = tuple(2**i for i in range(args.max_batch.bit_length()))
+    options = ReportOptions(dtype=args.dtype, batch=args.batch, input_shapes=input_shapes(args), top=args.top,
+                            batches=batches, index_width=args.index_width)
+    report = build_report(args.model, args.hw, options, progress=_stderr)
+    written = write_report(report, args.output)
+    _stderr(f"wrote {len(written)} files to {args.output}")
+    return 0
