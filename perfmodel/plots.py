@@ -26,7 +26,7 @@ def _ceiling(x: np.ndarray, peak: float, bandwidth: float) -> np.ndarray:
 
 
 def roofline_figure(prediction: RooflinePrediction, labels: int = 5) -> Figure:
-    """Log-log roofline: memory and compute ceilings (cache ceilings dashed), one point per layer.
+    """Log-log roofline: memory and compute ceilings (cache levels' ceilings in grey), one point per layer.
 
     Points are the layers with FLOPs and bytes (a log axis has no zero), coloured by op type, sized by
     their share of the predicted time; the `labels` slowest layers carry their name.
@@ -57,14 +57,15 @@ def roofline_figure(prediction: RooflinePrediction, labels: int = 5) -> Figure:
         mine = [lp for lp in points if lp.layer.op_type == op]
         sizes = [12 + 300 * (p.share(lp) or 0.0) for lp in mine]
         ax.scatter([lp.intensity for lp in mine], [lp.attainable / 1e9 for lp in mine], s=sizes, alpha=0.75,
-                   color=f"C{i % 10}", marker="os^Dv"[i // 10 % 5], edgecolors="black", linewidths=0.4, label=op, zorder=3)
+                   color=f"C{i % 10}", marker="os^Dv"[i // 10 % 5], edgecolors="black", linewidths=0.4,
+                   label=op, zorder=3)
     heaviest = sorted(points, key=lambda lp: lp.time_s, reverse=True)[:labels]
     # Labels go under the roof, where nothing else is drawn, one line lower each so none overlap.
     for k, lp in enumerate(sorted(heaviest, key=lambda lp: lp.intensity)):
         ax.annotate(lp.layer.name, (lp.intensity, lp.attainable / 1e9), textcoords="offset points",
                     xytext=(8, -16 - 11 * k), fontsize=7, arrowprops={"arrowstyle": "-", "linewidth": 0.4})
 
-    hidden = sum(1 for lp in p.layers if lp not in points)
+    hidden = len(p.layers) - len(points)
     ax.set_xlabel("arithmetic intensity (FLOP/byte)")
     ax.set_ylabel("attainable GFLOP/s")
     ax.set_title(f"{p.model} on {p.hw.name} ({p.dtype}, batch {p.batch}): predicted {p.total_s * 1e3:.4g} ms"

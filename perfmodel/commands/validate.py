@@ -1,0 +1,138 @@
+"""`perfmodel validate`: roofline and calibrated predictions against the numba kernels' measured times."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from perfmodel.commands.common import add_model_options, load_cost
+from perfmodel.errors import PerfmodelError
+
+EXAMPLES = """examples:
+  python -m perfmodel calibrate --quick -o this-cpu.toml
+  python -m perfmodel validate alexnet --hw this-cpu.toml
+  python -m perfmodel validate vgg16 --hw this-cpu.toml --threads 1   # steadier on a shared machine
+  python -m perfmodel validate resnet50 --hw this-cpu.toml --layers conv --repeats 7
+  python -m perfmodel validate lenet5 --hw this-cpu.toml --quick
+
+Each distinct layer shape is measured once (numba kernel, JIT warm-up excluded): every shape runs
+once per round; its time is the median (or --stat min) of its rounds. Per op class (conv, fc),
+time = a x FLOPs/peak + b x bytes/bandwidth is fitted on every other shape in order of roofline time,
+smallest first, and scored on the others; the table marks which.
+error = (predicted - measured) / measured; efficiency = roofline bound / measured."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("validate", help="roofline and calibrated predictions vs measured kernel times",
+                       description="Run every conv and FC layer with the project's numba kernels, compare the "
+                                   "measured time with the roofline bound and with a calibrated model fitted "
+                                   "on part of the layers, and score it on the rest.",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_model_options(p)
+    p.add_argument("--hw", required=True, metavar="NAME|FILE",
+                   help="spec of this machine, e.g. the output of `perfmodel calibrate -o this-cpu.toml`")
+    p.add_argument("--repeats", type=int, default=None, metavar="N",
+                   help="timed rounds, each running every layer shape once (default 9, --quick 3)")
+    p.add_argument("--layers", default="conv,fc", metavar="CLASSES",
+                   help="layers to validate: conv (Conv), fc (Gemm, MatMul); default conv,fc")
+    p.add_argument("--stat", choices=("median", "min"), default="median",
+                   help="a shape's time from its rounds: median (default) or min (on a machine shared with other "
+                        "jobs, whose load only ever adds time)")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="threads the kernels run on (default: numba's, all cores); 1 is steadier on a busy machine")
+    p.add_argument("--quick", action="store_true",
+                   help="only the few smallest shapes of each class (a smoke test, seconds)")
+    p.add_argument("--format", choices=("table", "json", "markdown"), default="table",
+                   help="output format (default: table)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from perfmodel.hardware import load_spec
+    from perfmodel.roofline import predict
+    from perfmodel.validate import kernel_timer, parse_classes, validate
+
+    repeats = args.repeats if args.repeats is not None else (3 if args.quick else 9)
+    if repeats < 1:
+        raise PerfmodelError(f"--repeats must be at least 1, got {repeats}")
+    classes = parse_classes(args.layers)
+    if args.dtype != "fp32":
+        raise PerfmodelError(f"--dtype {args.dtype}: the numba kernels run fp32 only, so validate does too")
+    hw = load_spec(args.hw)
+    prediction = predict(load_cost(args), hw, args.dtype)
+    time_layers = kernel_timer(repeats, args.threads, args.stat)
+    started = time.perf_counter()
+
+    def progress(msg: str) -> None:
+        print(f"validate [{time.perf_counter() - started:6.1f} s] {msg}", file=sys.stderr, flush=True)
+
+    result = validate(prediction, time_layers, classes, quick=args.quick, progress=progress)
+    if args.format == "json":
+        print(json.dumps(validation_dict(result), indent=2))
+    else:
+        fmt = "github" if args.format == "markdown" else "simple"
+        timing = f"{args.stat} of {repeats} rounds"
+        print("\n\n".join([layer_table(result, fmt), fit_table(result, fmt), summary(result, timing, args.threads)]))
+    return 0
+
+
+def validation_dict(result) -> dict:
+    from perfmodel.validate import report_rows
+
+    return {
+        "model": result.model, "hw": result.hw, "dtype": result.dtype, "batch": result.batch,
+        "fits": {cls: {"compute_scale": f.compute_scale, "memory_scale": f.memory_scale, "fitted_on": list(f.fitted_on)}
+                 for cls, f in result.fits.items()},
+        "held_out_layers": len(result.held_out),
+        "skipped": list(result.skipped),
+        "median_abs_error": result.median_abs_error,
+        "p90_abs_error": result.p90_abs_error,
+        "share_within_30pct": result.share_within,
+        "target_met": result.target_met,
+        "layers": list(report_rows(result)),
+    }
+
+
+def layer_table(result, tablefmt: str) -> str:
+    from tabulate import tabulate
+
+    from perfmodel.units import seconds
+    from perfmodel.validate import report_rows
+
+    rows = [[r["name"], r["op_type"], r["role"], seconds(r["bound_s"]), seconds(r["predicted_s"]),
+             seconds(r["measured_s"]), f"{100 * r['error']:+.1f}", f"{100 * r['efficiency']:.3g}"]
+            for r in report_rows(result)]
+    heads = ["layer", "op", "role", "roofline", "calibrated", "measured", "error %", "efficiency %"]
+    return tabulate(rows, heads, tablefmt=tablefmt, disable_numparse=True,
+                    colalign=("left", "left", "left") + ("right",) * 5)
+
+
+def fit_table(result, tablefmt: str) -> str:
+    from tabulate import tabulate
+
+    rows = [[cls, f"{f.compute_scale:.4g}", f"{f.memory_scale:.4g}", f.describe(), len(f.fitted_on)]
+            for cls, f in result.fits.items()]
+    return tabulate(rows, ["class", "a (x F/P)", "b (x B/W)", "achieved", "fitting shapes (role 'fit')"],
+                    tablefmt=tablefmt, disable_numparse=True)
+
+
+def summary(result, timing: str, threads: int | None = None) -> str:
+    from perfmodel.validate import TARGET_MEDIAN, TARGET_SHARE, TARGET_WITHIN
+
+    threads_text = f", {threads} thread(s)" if threads else ""
+    head = (f"{result.model} on {result.hw} ({result.dtype}, batch {result.batch}{threads_text}); "
+            f"{timing}; "
+            f"calibrated time = a x FLOPs/peak + b x bytes/bandwidth per class")
+    if result.skipped:
+        head += f"\nnot timed (no kernel for their shape): {', '.join(result.skipped)}"
+    held = len(result.held_out)
+    if not held:
+        return head + "\nno held-out layers: every shape was used for fitting (too few shapes to score)"
+    verdict = "met" if result.target_met else "NOT met"
+    return (f"{head}\nheld-out layers (not used for fitting): {held} of {len(result.checks)}\n"
+            f"median |error| {100 * result.median_abs_error:.1f}%, 90th percentile {100 * result.p90_abs_error:.1f}%, "
+            f"{100 * result.share_within:.0f}% within {100 * TARGET_WITHIN:.0f}%\n"
+            f"target (median <= {100 * TARGET_MEDIAN:.0f}%, {100 * TARGET_SHARE:.0f}% of layers within "
+            f"{100 * TARGET_WITHIN:.0f}%): {verdict}")
