@@ -130,3 +130,12 @@ def test_dtype_option(dtype: str, factor: int) -> None:
     base = json.loads(perfmodel("analyze", "lenet5", "--format", "json").stdout)["totals"]
     other = json.loads(perfmodel("analyze", "lenet5", "--format", "json", "--dtype", dtype).stdout)["totals"]
     assert other["weight_bytes"] * factor == base["weight_bytes"]
+
+
+def test_analysis_never_imports_numba_or_matplotlib() -> None:
+    """Analysis must start fast: numba lives in kernels/, matplotlib in the plotting paths only."""
+    code = ("import sys; from perfmodel.cli import main; main(['analyze', 'lenet5', '--format', 'json']); "
+            "heavy = [m for m in ('numba', 'matplotlib', 'kernels') if m in sys.modules]; "
+            "print('HEAVY', heavy, file=sys.stderr)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "HEAVY []" in result.stderr, result.stderr
