@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from perfmodel.commands.common import add_model_options, load_cost
+from perfmodel.commands.common import add_model_options, load_cost, write_output
 
 EXAMPLES = """examples:
   python -m perfmodel analyze resnet50
@@ -40,10 +39,5 @@ def run(args: argparse.Namespace) -> int:
         fmt = "github" if args.format == "markdown" else "simple"
         text = "\n\n".join([tables.header(cost), tables.layer_table(cost, args.top, fmt),
                             tables.totals_table(cost, fmt)])
-    if args.output:
-        with open(args.output, "w") as f:
-            f.write(text + "\n")
-        print(f"wrote {args.output}", file=sys.stderr)
-    else:
-        print(text)
+    write_output(args, text)
     return 0
