@@ -4,7 +4,6 @@ tiny ResNet written in the torchvision style. Run with torch and onnxscript inst
 It prints torch's own parameter count and MACs (FlopCounterMode), which tests/test_real_exports.py asserts.
 """
 import os
-import sys
 
 import torch
 import torch.nn as nn

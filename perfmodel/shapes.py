@@ -1,0 +1,162 @@
+"""Static shapes for a weight-free skeleton graph: onnx's shape inference, folding of small constant
+sub-graphs with onnx's reference ops, and the one place onnx's inference is corrected.
+
+Kept apart from graph.py (loading, inputs, scheduling) because this is the part that talks to onnx's
+inference machinery and is iterated: infer -> fold -> infer until nothing new is known.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import onnx
+from onnx import TensorProto, helper, numpy_helper, shape_inference
+
+from perfmodel.errors import PerfmodelError
+
+Shape = tuple[int, ...]
+
+FOLD_LIMIT = 4096
+"""Largest constant (elements) folded by evaluation; weights stay symbolic (shape only)."""
+
+
+def node_attrs(node: onnx.NodeProto) -> dict[str, Any]:
+    attrs: dict[str, Any] = {}
+    for attr in node.attribute:
+        value = helper.get_attribute_value(attr)
+        if isinstance(value, bytes):
+            value = value.decode()
+        elif isinstance(value, list):
+            value = tuple(v.decode() if isinstance(v, bytes) else v for v in value)
+        elif isinstance(value, (TensorProto, onnx.GraphProto)):
+            continue  # tensors and subgraphs are not cost-relevant attributes
+        attrs[attr.name] = value
+    return attrs
+
+
+def _static_shape(value: onnx.ValueInfoProto) -> Shape | None:
+    tt = value.type.tensor_type
+    if not tt.HasField("shape"):
+        return None
+    dims = []
+    for d in tt.shape.dim:
+        if not d.HasField("dim_value") or d.dim_value < 0:
+            return None
+        dims.append(d.dim_value)
+    return tuple(dims)
+
+
+def infer_shapes(nodes: list[onnx.NodeProto], tensors: list[TensorProto], inputs: Mapping[str, Shape],
+                 input_types: Mapping[str, int], outputs: tuple[str, ...], ir_version: int,
+                 opsets: list, known: Mapping[str, Shape]) -> tuple[dict[str, Shape], dict[str, int]]:
+    """Static shapes and element types of every tensor, by onnx's shape inference on a weight-free
+    skeleton model."""
+    skeleton = helper.make_graph(
+        nodes, "skeleton",
+        [helper.make_tensor_value_info(n, input_types.get(n) or TensorProto.FLOAT, list(s))
+         for n, s in inputs.items()],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT if o in known else TensorProto.UNDEFINED,
+                                       list(known[o]) if o in known else None) for o in outputs],
+        tensors,
+        value_info=[helper.make_tensor_value_info(n, TensorProto.FLOAT, list(s)) for n, s in known.items()
+                    if n not in outputs],
+    )
+    model = helper.make_model(skeleton, opset_imports=opsets)
+    model.ir_version = max(ir_version, 4)
+    try:
+        inferred = shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
+    except Exception as exc:
+        raise PerfmodelError(f"onnx shape inference failed: {str(exc).splitlines()[0]}") from None
+    shapes: dict[str, Shape] = dict(inputs) | {t.name: tuple(t.dims) for t in tensors}  # Shape(weight) folds too
+    elem_types = {t.name: t.data_type for t in tensors} | dict(input_types)
+    for value in list(inferred.graph.value_info) + list(inferred.graph.output):
+        shape = _static_shape(value)
+        if shape is not None:
+            shapes[value.name] = shape
+        if value.type.tensor_type.elem_type:
+            elem_types[value.name] = value.type.tensor_type.elem_type
+    return shapes, elem_types
+def ceil_pool_fixes(nodes: list[onnx.NodeProto], shapes: Mapping[str, Shape]) -> dict[str, Shape]:
+    """Output shapes onnx's inference gets wrong: a ceil_mode pool whose last window would start past
+    the input and its begin padding is dropped (ONNX MaxPool spec, PyTorch, onnxruntime), out - 1."""
+    fixes: dict[str, Shape] = {}
+    for node in nodes:
+        if node.op_type not in ("MaxPool", "AveragePool", "LpPool") or node.input[0] not in shapes:
+            continue
+        attrs = node_attrs(node)
+        if not attrs.get("ceil_mode") or attrs.get("auto_pad", "NOTSET") != "NOTSET" or node.output[0] not in shapes:
+            continue
+        x, got = shapes[node.input[0]], shapes[node.output[0]]
+        rank = len(x) - 2
+        k, s = attrs["kernel_shape"], attrs.get("strides", (1,) * rank)
+        d, pads = attrs.get("dilations", (1,) * rank), attrs.get("pads", (0,) * 2 * rank)
+        want = list(x[:2])
+        for i in range(rank):
+            span = x[2 + i] + pads[i] + pads[rank + i] - d[i] * (k[i] - 1) - 1
+            out = -(-span // s[i]) + 1
+            if (out - 1) * s[i] >= x[2 + i] + pads[i]:
+                out -= 1
+            want.append(out)
+        if tuple(want) != got:
+            fixes[node.output[0]] = tuple(want)
+    return fixes
+
+
+def fold_constants(nodes: list[onnx.NodeProto], values: dict[str, Any], shapes: dict[str, Shape],
+          opset: int, param_like: set[str]) -> tuple[list[onnx.NodeProto], dict[str, Any]]:
+    """Evaluate nodes whose inputs are all known small constants (or Shape of a static tensor).
+
+    Returns the remaining nodes and the newly known values. Uses onnx's reference op implementations,
+    so each op's semantics come from onnx itself.
+    """
+    import numpy as np
+
+    remaining: list[onnx.NodeProto] = []
+    new: dict[str, Any] = {}
+    for node in nodes:
+        if node.op_type == "Shape" and node.input[0] in shapes and node.domain in ("", "ai.onnx"):
+            full = np.array(shapes[node.input[0]], dtype=np.int64)
+            attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+            rank = len(full)
+            start = attrs.get("start", 0)
+            end = attrs.get("end", rank)
+            new[node.output[0]] = values[node.output[0]] = full[slice(start, end)]
+            continue
+        ins = [i for i in node.input if i]
+        if ins and all(i in values for i in ins) and node.domain in ("", "ai.onnx") and node.op_type not in (
+            "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial"
+        ):
+            try:
+                outs = _evaluate(node, [_array(values[i]) if i else None for i in node.input], opset)
+            except Exception:
+                remaining.append(node)
+                continue
+            if all(getattr(o, "size", FOLD_LIMIT + 1) <= FOLD_LIMIT for o in outs):
+                largest = max((_array(values[i]).size for i in ins if i in param_like), default=0)
+                for name, out in zip(node.output, outs):
+                    new[name] = values[name] = out
+                    if out.size <= largest:  # see load_graph: broadcasts are not parameters
+                        param_like.add(name)
+                continue
+        remaining.append(node)
+    return remaining, new
+
+
+def _array(value: Any) -> Any:
+    return numpy_helper.to_array(value) if isinstance(value, TensorProto) else value
+
+
+def _evaluate(node: onnx.NodeProto, inputs: list[Any], opset: int) -> list[Any]:
+    from onnx.reference import ReferenceEvaluator
+
+    names = [f"in{i}" if n else "" for i, n in enumerate(node.input)]
+    inner = helper.make_node(node.op_type, names, list(node.output), domain=node.domain)
+    inner.attribute.extend(node.attribute)
+    graph = helper.make_graph(
+        [inner], "fold",
+        [helper.make_tensor_value_info(n, TensorProto.UNDEFINED, None) for n in names if n],
+        [helper.make_tensor_value_info(o, TensorProto.UNDEFINED, None) for o in node.output if o],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    feeds = {n: v for n, v in zip(names, inputs) if n}
+    return ReferenceEvaluator(model).run(None, feeds)
