@@ -103,7 +103,7 @@ def ceil_pool_fixes(nodes: list[onnx.NodeProto], shapes: Mapping[str, Shape]) ->
 
 
 def fold_constants(nodes: list[onnx.NodeProto], values: dict[str, Any], shapes: dict[str, Shape],
-          opset: int, param_like: set[str]) -> tuple[list[onnx.NodeProto], dict[str, Any]]:
+                   opset: int, param_like: set[str]) -> tuple[list[onnx.NodeProto], dict[str, Any]]:
     """Evaluate nodes whose inputs are all known small constants (or Shape of a static tensor).
 
     Returns the remaining nodes and the newly known values. Uses onnx's reference op implementations,
