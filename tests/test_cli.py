@@ -139,3 +139,19 @@ def test_analysis_never_imports_numba_or_matplotlib() -> None:
             "print('HEAVY', heavy, file=sys.stderr)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert "HEAVY []" in result.stderr, result.stderr
+
+
+def test_broken_graphs_are_one_line_errors(tmp_path) -> None:
+    import onnx
+    from onnx import helper
+
+    from tests.onnx_graphs import model, value
+
+    missing = model([helper.make_node("Conv", ["x", "w"], ["y"], name="conv1")], [value("x", [1, 3, 8, 8])],
+                    [value("y", None)])
+    cycle = model([helper.make_node("Relu", ["a"], ["b"], name="r1"), helper.make_node("Add", ["x", "b"], ["a"])],
+                  [value("x", [1, 4])], [value("b", [1, 4])])
+    for name, m, fragment in (("missing", missing, "missing initializer"), ("cycle", cycle, "cycle")):
+        path = tmp_path / f"{name}.onnx"
+        onnx.save(m, path)
+        assert_one_line_error(perfmodel("analyze", path), fragment)
