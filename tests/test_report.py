@@ -180,3 +180,17 @@ def test_bad_input_is_one_line(args, fragment, tmp_path: Path) -> None:
     assert result.returncode != 0 and "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("perfmodel: error: ") and fragment in lines[0], result.stderr
+
+
+def test_format_json_prints_every_section() -> None:
+    import json
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "perfmodel", "report", "lenet5", "--hw", "seed-npu",
+                             "--max-batch", "4", "--format", "json"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data) >= {"models", "heaviest_layers", "roofline", "accelerator", "batch_sweep", "dtype", "sparsity",
+                         "training"}
+    assert data["models"]["lenet5"]["params"] == 61_706

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from perfmodel.commands.common import add_model_options, input_shapes
@@ -12,6 +13,7 @@ EXAMPLES = """examples:
   python -m perfmodel report alexnet vgg19 resnet152 --hw this-cpu.toml --hw seed-npu -o report/
   python -m perfmodel report lenet5 alexnet --hw seed-npu --top 3 --max-batch 32 -o small-report/
   python -m perfmodel report model.onnx --hw a100 --dtype fp16 -o report/
+  python -m perfmodel report lenet5 --hw seed-npu --format json > report.json
 
 writes report.md, report.html (standalone: plots embedded), report.json (every figure of the report)
 and each plot as .png and .svg into the output folder; progress goes to stderr."""
@@ -32,6 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top", type=int, default=5, metavar="N", help="heaviest layers per model (default: 5)")
     p.add_argument("--max-batch", type=int, default=256, metavar="N",
                    help="batch sweep over 1, 2, 4, ... up to N (default: 256)")
+    p.add_argument("--format", choices=("files", "json"), default="files",
+                   help="files: write the folder (default); json: print every figure as JSON to stdout")
     p.add_argument("--index-width", choices=("int32", "int16"), default="int32",
                    help="CSR column index width in the sparsity what-if (default: int32)")
     p.set_defaults(func=run)
@@ -53,6 +57,9 @@ def run(args: argparse.Namespace) -> int:
     options = ReportOptions(dtype=args.dtype, batch=args.batch, input_shapes=input_shapes(args), top=args.top,
                             batches=batches, index_width=args.index_width)
     report = build_report(args.model, args.hw, options, progress=_stderr)
+    if args.format == "json":
+        print(json.dumps(report.data, indent=2, allow_nan=False))
+        return 0
     written = write_report(report, args.output)
     _stderr(f"wrote {len(written)} files to {args.output}")
     return 0
