@@ -9,6 +9,7 @@ One module per op family, mirroring perfmodel's op rules:
   preprocess.py  resize + center-crop input pipeline
   dispatch.py    make_runner(LayerCost) -> Runner, the single entry point from a layer record
   sched.py       atomic task counter: dynamic work distribution for the parallel kernels
+  stream.py      STREAM copy, triad and read-only bandwidth kernels (calibrate and compare)
   compare.py     `python -m kernels.compare`: these kernels vs onnxruntime and numpy BLAS
 
 All kernels are fp32, NCHW, `njit(parallel=True, fastmath=True, cache=True)`. Importing this package

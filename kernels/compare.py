@@ -30,7 +30,8 @@ from typing import Callable, Iterator, Sequence
 
 import numba
 import numpy as np
-from numba import njit, prange
+
+from kernels import stream
 
 MODELS = ("alexnet", "vgg16", "resnet50")
 LLC_FLUSH_BYTES = 96 << 20
@@ -143,66 +144,16 @@ def numba_threads(n: int) -> Iterator[None]:
         numba.set_num_threads(old)
 
 
-# ----------------------------------------------------------------------------- streaming bandwidth
-STREAM_CHUNKS = 64
-"""Contiguous chunks per streaming kernel: each thread streams a few long ranges (prefetch-friendly)."""
-
-
-@njit(parallel=True, fastmath=True, cache=True)
-def _copy(a, b):  # pragma: no cover - jitted
-    """b = a (STREAM copy)."""
-    n = a.size
-    step = (n + STREAM_CHUNKS - 1) // STREAM_CHUNKS
-    for c in prange(STREAM_CHUNKS):
-        lo = min(n, c * step)
-        hi = min(n, lo + step)
-        src = a[lo:hi]
-        dst = b[lo:hi]
-        for i in range(hi - lo):
-            dst[i] = src[i]
-
-
-@njit(parallel=True, fastmath=True, cache=True)
-def _triad(a, b, c, s):  # pragma: no cover - jitted
-    """a = b + s * c (STREAM triad)."""
-    n = a.size
-    step = (n + STREAM_CHUNKS - 1) // STREAM_CHUNKS
-    for k in prange(STREAM_CHUNKS):
-        lo = min(n, k * step)
-        hi = min(n, lo + step)
-        da = a[lo:hi]
-        sb = b[lo:hi]
-        sc = c[lo:hi]
-        for i in range(hi - lo):
-            da[i] = sb[i] + s * sc[i]
-
-
-@njit(parallel=True, fastmath=True, cache=True)
-def _read(a):  # pragma: no cover - jitted
-    """sum(a): a read-only stream, the access pattern of a GEMV's weights."""
-    n = a.size
-    step = (n + STREAM_CHUNKS - 1) // STREAM_CHUNKS
-    partial = np.zeros(STREAM_CHUNKS, np.float32)
-    for c in prange(STREAM_CHUNKS):
-        lo = min(n, c * step)
-        hi = min(n, lo + step)
-        src = a[lo:hi]
-        s = np.float32(0.0)
-        for i in range(hi - lo):
-            s += src[i]
-        partial[c] = s
-    return partial.sum()
-
-
 def stream_bandwidth(nbytes: int, rounds: int) -> dict[str, float]:
     """GB/s of copy (2 x bytes), triad (3 x bytes) and read (1 x bytes) over float32 arrays of nbytes."""
     n = nbytes // 4
     a, b, c = (np.full(n, v, np.float32) for v in (1.0, 2.0, 0.5))
-    _copy(a, b)
-    _triad(a, b, c, np.float32(3.0))
-    _read(a)
-    t_copy, t_triad, t_read = best_times([lambda: _copy(a, b), lambda: _triad(a, b, c, np.float32(3.0)),
-                                          lambda: _read(a)], rounds)
+    stream.copy(a, b)
+    stream.triad(a, b, c, np.float32(3.0))
+    stream.read(a)
+    t_copy, t_triad, t_read = best_times([lambda: stream.copy(a, b),
+                                          lambda: stream.triad(a, b, c, np.float32(3.0)),
+                                          lambda: stream.read(a)], rounds)
     return {"copy": 2 * a.nbytes / t_copy / 1e9, "triad": 3 * a.nbytes / t_triad / 1e9,
             "read": a.nbytes / t_read / 1e9}
 

@@ -10,7 +10,7 @@ What is timed (every figure: several repeats; the table shows median, min, max a
   - GEMM: numpy's `@` on float32 (the BLAS numpy links), 2 n^3 FLOPs; plus the project's own GEMM
     (`kernels.gemm.gemm_nt`) when it is importable (see `PROJECT_GEMM_CANDIDATES`).
 * memory bandwidth: STREAM-style copy (`b[i] = a[i]`, 16 bytes per float64 element) and triad
-  (`a[i] = b[i] + s * c[i]`, 24 bytes), numba `prange`, arrays several times the last-level cache,
+  (`a[i] = b[i] + s * c[i]`, 24 bytes), the shared `kernels.stream` kernels, arrays several times the last-level cache,
   counted as STREAM does (write-allocate traffic not counted).
 * a working-set sweep: every thread sums the same array, sizes from 16 KiB doubling to 4 x the
   last-level cache (256 MiB at least; --quick: x4 steps to 64 MiB at least); the bandwidth steps
@@ -40,6 +40,7 @@ from typing import Callable
 import numpy as np
 from numba import get_num_threads, njit, prange
 
+from kernels import stream
 from perfmodel import __version__
 from perfmodel.hardware import CacheLevel, HardwareSpec, format_bandwidth, format_bytes, format_flops
 
@@ -102,18 +103,6 @@ def _fma_parallel_128(n_threads, iters, a, b):
 def _fill(x, value):
     for i in prange(x.size):
         x[i] = value
-
-
-@njit(parallel=True, fastmath=True, cache=True)
-def _copy(dst, src):
-    for i in prange(src.size):
-        dst[i] = src[i]
-
-
-@njit(parallel=True, fastmath=True, cache=True)
-def _triad(a, b, c, s):
-    for i in prange(a.size):
-        a[i] = b[i] + s * c[i]
 
 
 @njit(fastmath=True, cache=True)
@@ -361,8 +350,8 @@ def _compile(progress: Callable[[str], None]) -> float:
     y = np.empty(64, dtype=np.float64)
     _fill(x, 1.0)
     _fill(y, 2.0)
-    _copy(y, x)
-    _triad(x, y, y, 3.0)
+    stream.copy(x, y)
+    stream.triad(x, y, y, 3.0)
     _read_sum(x, 1, 1)
     return time.perf_counter() - t0
 
@@ -430,10 +419,10 @@ def measure_streams(plan: _Plan, threads: int, llc_bytes: int) -> tuple[Measurem
     c = np.empty(n, dtype=np.float64)
     for x, v in ((a, 1.0), (b, 2.0), (c, 0.5)):
         _fill(x, v)  # first touch by the threads that stream them
-    _copy(b, a)
-    _triad(a, b, c, 3.0)
-    copy = tuple(16.0 * n / _time(lambda: _copy(b, a)) for _ in range(plan.repeats))
-    triad = tuple(24.0 * n / _time(lambda: _triad(a, b, c, 3.0)) for _ in range(plan.repeats))
+    stream.copy(a, b)  # b = a
+    stream.triad(a, b, c, 3.0)
+    copy = tuple(16.0 * n / _time(lambda: stream.copy(a, b)) for _ in range(plan.repeats))
+    triad = tuple(24.0 * n / _time(lambda: stream.triad(a, b, c, 3.0)) for _ in range(plan.repeats))
     size = format_bytes(8 * n)
     return (Measurement(f"memory: copy, 2 x {size} (numba)", "GB/s", copy),
             Measurement(f"memory: triad, 3 x {size} (numba)", "GB/s", triad), 8 * n)
