@@ -198,37 +198,34 @@ def _num(v: float) -> str:
     return f"{v:.4g}" if abs(v) < 1e4 else f"{v:.0f}"
 
 
+def _prefixed(x: float, steps: tuple[tuple[str, float], ...], unit: str) -> str:
+    """x in the largest step it reaches (`steps` largest first), else in plain `unit`."""
+    for prefix, scale in steps:
+        if abs(x) >= scale:
+            return f"{_num(x / scale)} {prefix}"
+    return f"{_num(x)} {unit}"
+
+
 def format_flops(x: float, dtype: str | None = None) -> str:
     """19.5e12 -> '19.5 TFLOP/s'; int8 rates read 'TOP/s'."""
     op = "OP/s" if dtype == "int8" else "FLOP/s"
-    for prefix, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(x) >= scale:
-            return f"{_num(x / scale)} {prefix}{op}"
-    return f"{_num(x)} {op}"
+    steps = (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3))
+    return _prefixed(x, tuple((prefix + op, scale) for prefix, scale in steps), op)
 
 
 def format_bandwidth(x: float) -> str:
     """1555e9 -> '1555 GB/s', 3.35e12 -> '3350 GB/s' (GB/s from 1 GB/s up, so tables compare)."""
-    for prefix, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(x) >= scale:
-            return f"{_num(x / scale)} {prefix}B/s"
-    return f"{_num(x)} B/s"
+    return _prefixed(x, (("GB/s", 1e9), ("MB/s", 1e6), ("kB/s", 1e3)), "B/s")
 
 
 def format_bytes(n: float) -> str:
     """262144 -> '256 KiB', 25165824 -> '24 MiB' (binary prefixes)."""
-    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if abs(n) >= scale:
-            return f"{_num(n / scale)} {unit}"
-    return f"{_num(n)} B"
+    return _prefixed(n, (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)), "B")
 
 
 def format_hz(x: float) -> str:
     """1e9 -> '1 GHz', 7e8 -> '700 MHz'."""
-    for unit, scale in (("GHz", 1e9), ("MHz", 1e6), ("kHz", 1e3)):
-        if abs(x) >= scale:
-            return f"{_num(x / scale)} {unit}"
-    return f"{_num(x)} Hz"
+    return _prefixed(x, (("GHz", 1e9), ("MHz", 1e6), ("kHz", 1e3)), "Hz")
 
 
 # --------------------------------------------------------------------------------------------------
