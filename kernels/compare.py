@@ -206,16 +206,16 @@ def compare_conv(layers: list, threads: Sequence[int], rounds: int) -> tuple[lis
         runner = make_runner(layer)
         x, w = runner.inputs[0], runner.inputs[1]
         b = runner.inputs[2] if len(runner.inputs) > 2 else np.zeros(w.shape[0], np.float32)
-        a = dict(layer.attributes)
+        geo = layer.geometry
         row = {"layer": f"{model}:{layer.name}", "shape": "x".join(map(str, x.shape[1:])) + f" k{w.shape[2]}"
-               f" s{a['strides'][0]} M{w.shape[0]}", "kernel": runner.kernel}
+               f" s{geo.strides[0]} M{w.shape[0]}", "kernel": runner.kernel}
         for t in threads:
             with numba_threads(t):
                 runner.warmup()
                 fns = [runner]
                 if use_ort:
-                    sess = ort_session("Conv", x, {"w": w, "b": b}, t, strides=list(a["strides"]),
-                                       pads=list(a["pads"]), dilations=list(a["dilations"]), group=int(a["group"]))
+                    sess = ort_session("Conv", x, {"w": w, "b": b}, t, strides=list(geo.strides),
+                                       pads=list(geo.pads), dilations=list(geo.dilations), group=geo.groups)
                     sess()
                     fns.append(sess)
                 times = best_times(fns, rounds)
@@ -273,7 +273,7 @@ def compare_gemm(layers: list, batch: int, threads: Sequence[int], rounds: int) 
     rows, ours_all, np_all, how = [], {t: [] for t in threads}, {t: [] for t in threads}, ""
     rng = np.random.default_rng(0)
     for model, layer in layers:
-        n_out, k = layer.input_shapes[1]
+        n_out, k = layer.gemm.n, layer.gemm.k
         x = rng.standard_normal((batch, k), dtype=np.float32)
         w = rng.standard_normal((n_out, k), dtype=np.float32)
         b = rng.standard_normal(n_out, dtype=np.float32)
@@ -312,7 +312,7 @@ def quick_conv_subset(layers: list) -> list:
         picked.append(items[0])
         mid = items[len(items) // 2:]
         for kh in (3, 1):
-            match = [it for it in mid if it[1].attributes["kernel_shape"][0] == kh]
+            match = [it for it in mid if it[1].geometry.kernel[0] == kh]
             if match and match[0] not in picked:
                 picked.append(match[0])
     return picked

@@ -1,8 +1,11 @@
 """One entry point from a perfmodel layer record to a runnable kernel: `make_runner(layer)`.
 
-`layer` is a `perfmodel.record.LayerCost` (or anything with the same fields): `op_type`, `name`,
-`input_shapes` (ONNX input order, weights and bias included), `output_shapes` and `attributes`
-(ONNX defaults filled in, auto_pad resolved to explicit `pads`). The runner allocates random inputs
+`layer` is a `perfmodel.record.LayerCost` from the graph walk: `op_type`, `name`, `input_shapes`
+(weights and bias included), `output_shapes`, the normalized window `geometry` (kernel, strides,
+pads, dilations, groups, ceil_mode) and the MAC ops' `gemm` dims (which slot is the bias). Only
+execution-only attributes (Gemm's transA/transB/alpha/beta, LRN's and BatchNorm's constants, a
+pool's count_include_pad) are read from `attributes`, where the walk filled in the ONNX schema's
+defaults. The runner allocates random inputs
 of those shapes once (weights are prepacked once too, as an inference runtime would), and
 
     runner = make_runner(layer)
@@ -21,7 +24,7 @@ caches the winner per shape (`Conv2d.tuned`); "gemm"/"direct" force one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -58,12 +61,6 @@ class Runner:
         return self
 
 
-def _attr(layer: Any, key: str, default: Any) -> Any:
-    attrs: Mapping[str, Any] = getattr(layer, "attributes", None) or {}
-    value = attrs.get(key, default)
-    return default if value is None else value
-
-
 def _ints(values: Sequence[Any]) -> tuple[int, ...]:
     return tuple(int(v) for v in values)
 
@@ -88,12 +85,12 @@ def _conv_runner(layer: Any, rng: np.random.Generator, strategy: str) -> Runner:
     shapes = layer.input_shapes
     x_shape, w_shape = shapes[0], shapes[1]
     _spatial(layer, x_shape, "convolution")
+    geo, bias = layer.geometry, layer.gemm.bias_input
     x = _rand(rng, x_shape)
     w = _rand(rng, w_shape) * np.float32(1.0 / np.sqrt(np.prod(w_shape[1:])))
-    b = _rand(rng, shapes[2]) if len(shapes) > 2 else None
-    plan = conv.Conv2d(x.shape, w, b, _ints(_attr(layer, "strides", (1, 1))),
-                       _ints(_attr(layer, "pads", (0, 0, 0, 0))), _ints(_attr(layer, "dilations", (1, 1))),
-                       int(_attr(layer, "group", 1)), "auto" if strategy == "tuned" else strategy)
+    b = _rand(rng, shapes[bias]) if bias is not None else None
+    plan = conv.Conv2d(x.shape, w, b, _ints(geo.strides), _ints(geo.pads), _ints(geo.dilations), geo.groups,
+                       "auto" if strategy == "tuned" else strategy)
     out = np.empty(plan.geo.out_shape, np.float32)
     runner = Runner(layer.name, "Conv", f"conv2d[{plan.strategy}]", (x, w) + ((b,) if b is not None else ()),
                     out, lambda: plan(x, out), info={"plan": plan})
@@ -112,13 +109,12 @@ def _gemm_runner(layer: Any, rng: np.random.Generator) -> Runner:
             raise NotImplementedError(f"MatMul {layer.name!r}: only 2-D operands are supported, got {shapes}")
         trans_a, trans_b, alpha, beta = 0, 0, 1.0, 1.0
     else:
-        trans_a = int(_attr(layer, "transA", 0))
-        trans_b = int(_attr(layer, "transB", 0))
-        alpha = float(_attr(layer, "alpha", 1.0))
-        beta = float(_attr(layer, "beta", 1.0))
+        a = layer.attributes
+        trans_a, trans_b, alpha, beta = int(a["transA"]), int(a["transB"]), float(a["alpha"]), float(a["beta"])
+    bias = layer.gemm.bias_input
     a = _rand(rng, shapes[0])
-    b = _rand(rng, shapes[1]) * np.float32(1.0 / np.sqrt(shapes[1][0 if trans_b == 0 else 1]))
-    c = _rand(rng, shapes[2]) if len(shapes) > 2 else None
+    b = _rand(rng, shapes[1]) * np.float32(1.0 / np.sqrt(layer.gemm.k))
+    c = _rand(rng, shapes[bias]) if bias is not None else None
     # Operand prep done once, outside the timed call: the weight in (N_out, K), the activation in (M, K).
     x = np.ascontiguousarray(a.T) if trans_a else a
     w = b if trans_b else np.ascontiguousarray(b.T)
@@ -137,16 +133,14 @@ def _pool_runner(layer: Any, rng: np.random.Generator) -> Runner:
         return Runner(layer.name, layer.op_type, "global_avg_pool", (x,), out,
                       lambda: pool.global_avg_pool(x, out))
     _spatial(layer, x_shape, "pooling")
-    kernel_shape = _ints(_attr(layer, "kernel_shape", ()))
-    strides = _ints(_attr(layer, "strides", (1, 1)))
-    pads = _ints(_attr(layer, "pads", (0, 0, 0, 0)))
-    dilations = _ints(_attr(layer, "dilations", (1, 1)))
-    ceil_mode = bool(_attr(layer, "ceil_mode", 0))
+    geo = layer.geometry
+    kernel_shape, strides, pads, dilations = _ints(geo.kernel), _ints(geo.strides), _ints(geo.pads), _ints(geo.dilations)
+    ceil_mode = geo.ceil_mode
     out = np.empty(pool.pool_output_shape(x.shape, kernel_shape, strides, pads, dilations, ceil_mode), np.float32)
     if layer.op_type == "MaxPool":
         return Runner(layer.name, "MaxPool", "max_pool2d", (x,), out,
                       lambda: pool.max_pool2d(x, kernel_shape, strides, pads, dilations, ceil_mode, out))
-    include = bool(_attr(layer, "count_include_pad", 0))
+    include = bool(layer.attributes["count_include_pad"])
     return Runner(layer.name, "AveragePool", "avg_pool2d", (x,), out,
                   lambda: pool.avg_pool2d(x, kernel_shape, strides, pads, dilations, ceil_mode, include, out))
 
@@ -163,14 +157,14 @@ def _other_runner(layer: Any, rng: np.random.Generator) -> Runner:
         out = np.empty(np.broadcast_shapes(x.shape, y.shape), np.float32)
         return Runner(layer.name, op, "add", (x, y), out, lambda: elementwise.add(x, y, out))
     if op == "LRN":
-        size = int(_attr(layer, "size", 5))
-        alpha, beta, bias = (float(_attr(layer, k, d)) for k, d in (("alpha", 1e-4), ("beta", 0.75), ("bias", 1.0)))
+        size = int(layer.attributes["size"])
+        alpha, beta, bias = (float(layer.attributes[k]) for k in ("alpha", "beta", "bias"))
         return Runner(layer.name, op, "lrn", (x,), out, lambda: norm.lrn(x, size, alpha, beta, bias, out))
     if op == "BatchNormalization":
         c = shapes[0][1]
         scale, bias, mean = _rand(rng, (c,)), _rand(rng, (c,)), _rand(rng, (c,))
         var = rng.uniform(0.5, 1.5, c).astype(np.float32)
-        eps = float(_attr(layer, "epsilon", 1e-5))
+        eps = float(layer.attributes["epsilon"])
         return Runner(layer.name, op, "batch_norm", (x, scale, bias, mean, var), out,
                       lambda: norm.batch_norm(x, scale, bias, mean, var, eps, out))
     raise AssertionError(op)

@@ -13,6 +13,7 @@ its own node, Dropout omitted) and state_dict-style initializer names.
 from __future__ import annotations
 
 import os
+import tempfile
 import zlib
 from pathlib import Path
 
@@ -106,12 +107,18 @@ def export(
     if external_data is None:
         external_data = _weight_bytes(model) > EXTERNAL_DATA_THRESHOLD
     path.parent.mkdir(parents=True, exist_ok=True)
-    if external_data:
-        location = path.name + ".data"
-        (path.parent / location).unlink(missing_ok=True)  # onnx appends to an existing file
-        onnx.save_model(model, path, save_as_external_data=True, all_tensors_to_one_file=True,
-                        location=location, size_threshold=1024)
-    else:
-        onnx.save_model(model, path)
-    onnx.checker.check_model(str(path))
+    location = path.name + ".data"
+    # Written and checked in a temp folder beside the target, then renamed into place: a failed
+    # export (full disk, Ctrl-C) leaves any previous file as it was.
+    with tempfile.TemporaryDirectory(prefix=f".{path.name}.", dir=path.parent) as tmp:
+        staged = Path(tmp) / path.name
+        if external_data:
+            onnx.save_model(model, staged, save_as_external_data=True, all_tensors_to_one_file=True,
+                            location=location, size_threshold=1024)
+        else:
+            onnx.save_model(model, staged)
+        onnx.checker.check_model(str(staged))
+        if external_data:
+            os.replace(Path(tmp) / location, path.parent / location)
+        os.replace(staged, path)
     return path

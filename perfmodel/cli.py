@@ -26,8 +26,15 @@ EPILOG = """examples:
 Run `python -m perfmodel SUBCOMMAND --help` for each subcommand's options."""
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with perfmodel's error style: one line on stderr, exit status 2 (subcommands too)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"perfmodel: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="perfmodel",
         description="Cost (params, MACs, FLOPs, bytes) and performance models of CNNs in ONNX.",
         epilog=EPILOG,
@@ -35,14 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"perfmodel {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND")
-    for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"perfmodel.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"perfmodel.commands.{name}":
-                raise
-            continue  # subcommand not built yet
-        module.register(sub)
+    for name in COMMANDS:  # a missing or broken command module is an error here, never skipped
+        importlib.import_module(f"perfmodel.commands.{name}").register(sub)
     return parser
 
 

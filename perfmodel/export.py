@@ -32,7 +32,7 @@ def layer_dict(layer: LayerCost) -> dict[str, Any]:
         "flops": layer.flops if known else None,
         "activations": layer.activations,
         "bytes_read": layer.bytes_read if known else None,
-        "weight_bytes_read": layer.weight_bytes if known else None,
+        "weight_bytes_read": layer.weight_bytes_read if known else None,
         "input_bytes_read": layer.input_bytes if known else None,
         "bytes_written": layer.bytes_written if known else None,
         "intensity": round(layer.intensity, 6) if known else None,

@@ -21,8 +21,7 @@ from onnx import TensorProto, helper, numpy_helper
 from perfmodel.errors import PerfmodelError
 from perfmodel.shapes import FOLD_LIMIT, ceil_pool_fixes, fold_constants, infer_shapes, node_attrs
 from perfmodel.skim import skim_model_bytes
-
-Shape = tuple[int, ...]
+from perfmodel.units import Shape
 
 MAX_ELEMS = 1 << 40
 """A tensor above this many elements is surely a typo in a shape, not a model."""
@@ -55,6 +54,7 @@ class Graph:
     constants: set[str] = field(default_factory=set)
     param_like: set[str] = field(default_factory=set)
     float_tensors: set[str] = field(default_factory=set)
+    opset: int = 13  # the default-domain opset: attribute defaults come from its schemas
 
     def shape(self, tensor: str) -> Shape | None:
         return self.shapes.get(tensor)
@@ -305,6 +305,6 @@ def load_graph(
     float_tensors = {name for name, elem in elem_types.items() if elem in FLOAT_TYPES}
     for tensor_name, shape in shapes.items():
         _check_size(f"tensor '{tensor_name}'", shape)
-    return Graph(graph_name or name, inputs, outputs, graph_nodes, shapes, constants, param_like, float_tensors)
+    return Graph(graph_name or name, inputs, outputs, graph_nodes, shapes, constants, param_like, float_tensors, opset)
 
 

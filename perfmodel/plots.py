@@ -14,7 +14,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from perfmodel.errors import PerfmodelError
-from perfmodel.hardware import format_bandwidth, format_flops
+from perfmodel.units import byte_rate, flop_rate
 from perfmodel.roofline import RooflinePrediction
 
 SAVE_FORMATS = {".png": "png", ".svg": "svg"}
@@ -43,11 +43,11 @@ def roofline_figure(prediction: RooflinePrediction, labels: int = 5) -> Figure:
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.plot(x, _ceiling(x, peak, bandwidth), color="black", linewidth=2,
-            label=f"roof: {format_flops(peak, p.dtype)}, {format_bandwidth(bandwidth)}")
+            label=f"roof: {flop_rate(peak, p.dtype)}, {byte_rate(bandwidth)}")
     for k, level in enumerate(lv for lv in p.hw.caches if lv.bandwidth):
         ax.plot(x, _ceiling(x, peak, level.bandwidth), color="dimgrey", linewidth=1,
                 linestyle=("--", "-.", ":")[k % 3],
-                label=f"{level.name}: {format_bandwidth(level.bandwidth)}")
+                label=f"{level.name}: {byte_rate(level.bandwidth)}")
     ax.axvline(ridge, color="grey", linestyle=":", linewidth=1)
     ax.annotate(f"ridge {ridge:.3g} FLOP/B", (ridge, peak / 1e9), textcoords="offset points", xytext=(4, -12),
                 fontsize=8, color="grey")
@@ -76,13 +76,26 @@ def roofline_figure(prediction: RooflinePrediction, labels: int = 5) -> Figure:
     return fig
 
 
+def figure_bytes(fig: Figure, fmt: str, dpi: int = 150) -> bytes:
+    """`fig` as PNG or SVG bytes, the same bytes for the same figure: no date in the metadata, and
+    SVG element ids from a fixed salt instead of random ones."""
+    import io
+
+    import matplotlib
+
+    buffer = io.BytesIO()
+    with matplotlib.rc_context({"svg.hashsalt": "perfmodel"}):
+        fig.savefig(buffer, format=fmt, dpi=dpi, metadata={"Date": None} if fmt == "svg" else None)
+    return buffer.getvalue()
+
+
 def save_figure(fig: Figure, path: str | Path) -> Path:
-    """Write `fig` as PNG or SVG, chosen by the extension; PerfmodelError for another one."""
+    """Write `fig` as PNG or SVG, chosen by the extension, atomically; PerfmodelError for another one."""
+    from perfmodel.files import write_atomic
+
     path = Path(path)
     fmt = SAVE_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise PerfmodelError(f"cannot write a figure to {str(path)!r}: give a .png or .svg file name")
-    if not path.parent.exists():
-        raise PerfmodelError(f"cannot write {str(path)!r}: directory {str(path.parent)!r} does not exist")
-    fig.savefig(path, format=fmt, dpi=150)
+    write_atomic(path, figure_bytes(fig, fmt))
     return path

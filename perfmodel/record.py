@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-Shape = tuple[int, ...]
+from perfmodel.units import Shape
 
 DTYPE_BYTES: dict[str, int] = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
 
@@ -26,6 +26,56 @@ def dtype_bytes(dtype: str) -> int:
 
 
 @dataclass(frozen=True)
+class Geometry:
+    """A window op's spatial geometry, normalized once by the walk from the ONNX attributes.
+
+    Per spatial axis: kernel, strides, dilations and the padding at each end (auto_pad resolved to
+    explicit pads, missing attributes given the ONNX spec's defaults: stride 1, dilation 1, no pad,
+    the kernel from the weight's shape). `groups` is Conv's `group` (1 for pools). `ceil_mode` is a
+    pool's output rounding (ONNX MaxPool/AveragePool).
+    """
+
+    kernel: Shape
+    strides: Shape
+    dilations: Shape
+    pads_begin: Shape
+    pads_end: Shape
+    groups: int = 1
+    ceil_mode: bool = False
+
+    @property
+    def kernel_eff(self) -> Shape:
+        """Effective kernel extent per axis: d (k - 1) + 1 (ONNX Conv, dilated window)."""
+        return tuple(d * (k - 1) + 1 for d, k in zip(self.dilations, self.kernel))
+
+    @property
+    def pads(self) -> Shape:
+        """Pads in ONNX order: all begins, then all ends."""
+        return self.pads_begin + self.pads_end
+
+
+@dataclass(frozen=True)
+class GemmDims:
+    """A MAC op as `groups` independent GEMMs (M x K) @ (K x N) -> (M x N), derived by its cost rule.
+
+    `weight_input` is the input slot of the B operand when it is a stored weight (None when both
+    operands are activations, a MatMul of two tensors); `bias_input` the slot of a bias, if any.
+    """
+
+    m: int
+    k: int
+    n: int
+    groups: int = 1
+    weight_input: int | None = None
+    bias_input: int | None = None
+
+    @property
+    def macs(self) -> int:
+        """groups x M x K x N."""
+        return self.groups * self.m * self.k * self.n
+
+
+@dataclass(frozen=True)
 class LayerCost:
     """Cost of one ONNX node.
 
@@ -33,8 +83,12 @@ class LayerCost:
     2 per MAC plus the op's own element-wise work. `activations` is the element count of the outputs.
     Element counts (`weight_elems`, `input_elems`, `output_elems`) are the traffic of an ideal memory
     system (each operand read once, each output written once); bytes are these times the dtype's
-    size. A view op (Reshape, Flatten, ...) has activations but moves nothing. `supported` is False for an op with no cost rule: its figures are then unknown,
-    not zero, and reports say so.
+    size. A view op (Reshape, Flatten, ...) has activations but moves nothing. `supported` is False
+    for an op with no cost rule: its figures are then unknown, not zero, and reports say so.
+
+    `kind` is the op's kind from the registry (`perfmodel.ops.KINDS`; "unknown" without a rule);
+    `geometry` is set for window ops (conv, pool), `gemm` for MAC ops. Downstream code reads these,
+    never the ONNX attributes.
     """
 
     name: str
@@ -53,6 +107,9 @@ class LayerCost:
     receptive_field: int | None = None
     supported: bool = True
     dtype: str = "fp32"
+    kind: str = "unknown"
+    geometry: Geometry | None = None
+    gemm: GemmDims | None = None
 
     @property
     def is_view(self) -> bool:
@@ -60,7 +117,8 @@ class LayerCost:
         return self.supported and self.activations > 0 and self.output_elems == 0
 
     @property
-    def weight_bytes(self) -> float:
+    def weight_bytes_read(self) -> float:
+        """Bytes of constant operands this layer reads (traffic: a weight shared by two layers is read by each)."""
         return self.weight_elems * dtype_bytes(self.dtype)
 
     @property
@@ -69,7 +127,7 @@ class LayerCost:
 
     @property
     def bytes_read(self) -> float:
-        return self.weight_bytes + self.input_bytes
+        return self.weight_bytes_read + self.input_bytes
 
     @property
     def bytes_written(self) -> float:
@@ -141,7 +199,8 @@ class ModelCost:
 
     @property
     def weight_bytes(self) -> float:
-        """Bytes of all parameters (trainable and not) stored once."""
+        """Storage: bytes of all parameters (trainable and not), each stored once (not the per-layer
+        traffic `LayerCost.weight_bytes_read`, which counts a shared weight at each reader)."""
         return (self.params + self.non_trainable_params) * dtype_bytes(self.dtype)
 
     @property

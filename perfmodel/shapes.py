@@ -13,8 +13,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper, shape_inference
 
 from perfmodel.errors import PerfmodelError
-
-Shape = tuple[int, ...]
+from perfmodel.units import Shape, ceil_div
 
 FOLD_LIMIT = 4096
 """Largest constant (elements) folded by evaluation; weights stay symbolic (shape only)."""
@@ -93,7 +92,7 @@ def ceil_pool_fixes(nodes: list[onnx.NodeProto], shapes: Mapping[str, Shape]) ->
         want = list(x[:2])
         for i in range(rank):
             span = x[2 + i] + pads[i] + pads[rank + i] - d[i] * (k[i] - 1) - 1
-            out = -(-span // s[i]) + 1
+            out = ceil_div(span, s[i]) + 1
             if (out - 1) * s[i] >= x[2 + i] + pads[i]:
                 out -= 1
             want.append(out)

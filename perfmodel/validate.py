@@ -39,11 +39,15 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from perfmodel import ops
 from perfmodel.errors import PerfmodelError
 from perfmodel.record import LayerCost
 from perfmodel.roofline import LayerPrediction, RooflinePrediction
 
-OP_CLASSES: dict[str, tuple[str, ...]] = {"conv": ("Conv",), "fc": ("Gemm", "MatMul")}  # each fitted apart
+OP_CLASSES: dict[str, tuple[str, ...]] = {  # each fitted apart; from the registry's MAC ops
+    "conv": tuple(op for op in ops.op_types(ops.MAC) if ops.lookup(op).spatial),
+    "fc": tuple(op for op in ops.op_types(ops.MAC) if not ops.lookup(op).spatial),
+}
 QUICK_SHAPES = 4  # distinct shapes per class kept by --quick: the smallest, so it runs in seconds
 TARGET_MEDIAN = 0.15  # the target: median |error| <= 15% ...
 TARGET_WITHIN, TARGET_SHARE = 0.30, 0.90  # ... and 90% of the held-out layers within 30%

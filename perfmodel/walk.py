@@ -7,19 +7,21 @@ activation memory over the schedule.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import warnings
+from fractions import Fraction
 from typing import Any, Mapping
 
 import onnx
 
 from perfmodel import ops
+from perfmodel.errors import PerfmodelError
 from perfmodel.graph import Graph, GraphNode, Shape, load_graph
 from perfmodel.ops import GLOBAL, Node, Rule, numel
-from perfmodel.record import LayerCost, ModelCost, dtype_bytes
-
-KERNEL_OPS = ("Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool")
+from perfmodel.record import Geometry, LayerCost, ModelCost, dtype_bytes
+from perfmodel.units import ceil_div
 
 
 class UnsupportedOpWarning(UserWarning):
@@ -75,10 +77,15 @@ def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype:
                           UnsupportedOpWarning, stacklevel=3)
         return LayerCost(**base, attributes=dict(node.attrs), supported=False,
                          activations=sum(numel(s) for s in out_shapes if s))
-    attrs = _attributes(node, rule, in_shapes, out_shapes)
-    cost = rule.fn(Node(node.op_type, in_shapes, out_shapes, attrs))
+    attrs = _attributes(node, graph.opset)
+    geometry = _geometry(node, attrs, in_shapes, out_shapes) if rule.spatial else None
+    if geometry is not None:  # the ONNX attributes as given, auto_pad resolved to the pads it implies
+        attrs["pads"] = geometry.pads
+        attrs.pop("auto_pad", None)
+    cost = rule.fn(Node(node.op_type, in_shapes, out_shapes, attrs, geometry))
 
     params = buffers = weight_elems = input_elems = 0
+    stored: set[int] = set()  # input slots holding a stored constant (weight or buffer)
     for index, tensor in enumerate(node.inputs):
         if not tensor:
             continue
@@ -91,6 +98,7 @@ def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype:
             kind = None
         if kind is None:
             continue
+        stored.add(index)
         weight_elems += size
         if tensor not in counted:
             counted.add(tensor)
@@ -101,11 +109,15 @@ def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype:
     activations = numel(out_shapes[0]) if rule.view else sum(numel(s) for s in out_shapes)
     if rule.view:
         input_elems = 0
+    gemm = cost.gemm
+    if gemm is not None and gemm.weight_input not in stored:
+        gemm = dataclasses.replace(gemm, weight_input=None)  # B is an activation (MatMul of two tensors)
     return LayerCost(
         **base, attributes=attrs, params=params, non_trainable_params=buffers, macs=cost.macs,
         flops=cost.flops, activations=activations, weight_elems=weight_elems, input_elems=input_elems,
         output_elems=0 if rule.view else activations,
-        receptive_field=_receptive_field(node, graph, out_shapes, cost.window, field),
+        receptive_field=_receptive_field(node, rule, out_shapes, cost.window, field),
+        kind=rule.kind, geometry=geometry, gemm=gemm,
     )
 
 
@@ -121,34 +133,49 @@ def _param_kind(rule: Rule, index: int, is_float: bool) -> str | None:
     return "weight" if index in rule.weights else None
 
 
-def _attributes(node: GraphNode, rule: Rule, ins: tuple, outs: tuple) -> dict[str, Any]:
-    """Attributes with the spec's defaults filled in, and auto_pad resolved to explicit pads."""
-    attrs = {**rule.defaults, **node.attrs}
-    if node.op_type not in KERNEL_OPS:
-        return attrs
+def _attributes(node: GraphNode, opset: int) -> dict[str, Any]:
+    """The node's attributes over its ONNX schema's defaults; a missing required one is an error."""
+    defaults, required = ops.schema_defaults(node.op_type, opset)
+    missing = [name for name in required if name not in node.attrs]
+    if missing:
+        raise PerfmodelError(f"node '{node.name}' ({node.op_type}): required attribute "
+                             f"'{missing[0]}' is missing (ONNX {node.op_type} spec)")
+    return {**defaults, **node.attrs}
+
+
+def _geometry(node: GraphNode, attrs: Mapping[str, Any], ins: tuple, outs: tuple) -> Geometry:
+    """Kernel, strides, dilations, pads (auto_pad resolved) and groups of a window op, with the spec's
+    defaults (stride 1, dilation 1, no padding, kernel from the weight's shape) filled in."""
     x = ins[0]
     spatial = len(x) - 2
-    if "kernel_shape" not in attrs:
-        attrs["kernel_shape"] = tuple(ins[1][2:])
-    attrs.setdefault("strides", (1,) * spatial)
-    attrs.setdefault("dilations", (1,) * spatial)
-    auto_pad = attrs.pop("auto_pad", "NOTSET")
+    kernel = tuple(attrs["kernel_shape"]) if "kernel_shape" in attrs else tuple(ins[1][2:])
+    strides = tuple(attrs.get("strides") or (1,) * spatial)
+    dilations = tuple(attrs.get("dilations") or (1,) * spatial)
+    auto_pad = attrs.get("auto_pad", "NOTSET")
     if auto_pad in ("SAME_UPPER", "SAME_LOWER") and node.op_type != "ConvTranspose":
         begin, end = [], []
         for i in range(spatial):
-            k_eff = attrs["dilations"][i] * (attrs["kernel_shape"][i] - 1) + 1
-            total = max((outs[0][2 + i] - 1) * attrs["strides"][i] + k_eff - x[2 + i], 0)
+            k_eff = dilations[i] * (kernel[i] - 1) + 1
+            total = max((outs[0][2 + i] - 1) * strides[i] + k_eff - x[2 + i], 0)
             small, large = total // 2, total - total // 2
             begin.append(small if auto_pad == "SAME_UPPER" else large)
             end.append(large if auto_pad == "SAME_UPPER" else small)
-        attrs["pads"] = tuple(begin + end)
+        pads = tuple(begin + end)
     elif auto_pad == "VALID" or "pads" not in attrs:
-        attrs["pads"] = (0,) * (2 * spatial)
-    return attrs
+        pads = (0,) * (2 * spatial)
+    else:
+        pads = tuple(attrs["pads"])
+    return Geometry(kernel=kernel, strides=strides, dilations=dilations, pads_begin=pads[:spatial],
+                    pads_end=pads[spatial:], groups=int(attrs.get("group", 1)),
+                    ceil_mode=bool(attrs.get("ceil_mode", 0)))
 
 
-def _receptive_field(node: GraphNode, graph: Graph, outs: tuple, window, field: dict) -> int | None:
-    """Receptive field on the first spatial axis: r' = r + (k_eff - 1) j, j' = j s (Araujo et al. 2019)."""
+def _receptive_field(node: GraphNode, rule: Rule, outs: tuple, window, field: dict) -> int | None:
+    """Receptive field on the first spatial axis (Araujo et al. 2019): r' = r + (k_eff - 1) j, j' = j s.
+
+    A transposed conv upsamples: output pixels are s times denser, j' = j / s, and each sees
+    ceil(k_eff / s) input pixels, r' = r + (ceil(k_eff / s) - 1) j. The field is reported rounded up.
+    """
     sources = [field[i] for i in node.inputs if i in field]
     if not sources:
         return None
@@ -157,6 +184,8 @@ def _receptive_field(node: GraphNode, graph: Graph, outs: tuple, window, field: 
         k_eff, stride = window
         if stride == GLOBAL:
             rf, jump, size = rf + (size - 1) * jump, jump * size, 1
+        elif node.op_type == "ConvTranspose":
+            rf, jump = rf + (ceil_div(k_eff, stride) - 1) * jump, Fraction(jump) / stride
         else:
             rf, jump = rf + (k_eff - 1) * jump, jump * stride
     out = outs[0] if outs else ()
@@ -165,7 +194,7 @@ def _receptive_field(node: GraphNode, graph: Graph, outs: tuple, window, field: 
     for o in node.outputs:
         if o:
             field[o] = (rf, jump, size)
-    return rf
+    return math.ceil(rf)
 
 
 def peak_live_elems(graph: Graph, layers: list[LayerCost]) -> int:

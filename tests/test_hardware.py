@@ -11,13 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from perfmodel.errors import PerfmodelError
+from perfmodel.units import binary, byte_rate, flop_rate
 from perfmodel.hardware import (
     AcceleratorSpec,
     CacheLevel,
     HardwareSpec,
-    format_bandwidth,
-    format_bytes,
-    format_flops,
     list_presets,
     load_spec,
     spec_from_toml,
@@ -116,13 +114,13 @@ def test_spec_is_hashable_and_immutable():
 
 
 def test_human_units():
-    assert format_flops(19.5e12) == "19.5 TFLOP/s"
-    assert format_flops(512e9) == "512 GFLOP/s"
-    assert format_flops(624e12, "int8") == "624 TOP/s"
-    assert format_bandwidth(1555e9) == "1555 GB/s"
-    assert format_bandwidth(12.8e9) == "12.8 GB/s"
-    assert format_bytes(256 * 1024) == "256 KiB"
-    assert format_bytes(24 * 2**20) == "24 MiB"
+    assert flop_rate(19.5e12) == "19.5 TFLOP/s"
+    assert flop_rate(512e9) == "512 GFLOP/s"
+    assert flop_rate(624e12, "int8") == "624 TOP/s"
+    assert byte_rate(1555e9) == "1555 GB/s"
+    assert byte_rate(12.8e9) == "12.8 GB/s"
+    assert binary(256 * 1024) == "256 KiB"
+    assert binary(24 * 2**20) == "24 MiB"
 
 
 # --------------------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from onnx import TensorProto, helper
@@ -9,11 +11,17 @@ from onnx.reference import ReferenceEvaluator
 
 from kernels.dispatch import SUPPORTED_OPS, make_runner
 from perfmodel.record import LayerCost
+from perfmodel.walk import analyze_model
+from tests.onnx_graphs import one_node, tensor
 
 
-def layer(op_type: str, inputs, outputs, **attributes) -> LayerCost:
-    return LayerCost(name=f"test_{op_type.lower()}", op_type=op_type, input_shapes=tuple(map(tuple, inputs)),
-                     output_shapes=tuple(map(tuple, outputs)), attributes=attributes, flops=1000)
+def layer(op_type: str, inputs, outputs, activations: int = 1, **attributes) -> LayerCost:
+    """The walk's record of a one-node model: the first `activations` inputs are graph inputs, the
+    rest initializers (weights), so the record carries the geometry and GEMM dims the walk derives."""
+    inits = [tensor(f"w{i}", *shape) for i, shape in enumerate(inputs[activations:], activations)]
+    (record,) = analyze_model(one_node(op_type, inputs[:activations], inits, **attributes)).layers
+    assert record.output_shapes == tuple(map(tuple, outputs))
+    return dataclasses.replace(record, name=f"test_{op_type.lower()}", flops=1000)
 
 
 CONV = layer("Conv", [(1, 8, 13, 11), (12, 4, 3, 3), (12,)], [(1, 12, 7, 11)], kernel_shape=(3, 3),
@@ -32,7 +40,7 @@ GAP = layer("GlobalAveragePool", [(2, 16, 7, 7)], [(2, 16, 1, 1)])
 LRN = layer("LRN", [(1, 16, 13, 13)], [(1, 16, 13, 13)], size=5, alpha=1e-4, beta=0.75, bias=2.0)
 RELU = layer("Relu", [(1, 8, 5, 5)], [(1, 8, 5, 5)])
 BN = layer("BatchNormalization", [(1, 8, 5, 5), (8,), (8,), (8,), (8,)], [(1, 8, 5, 5)], epsilon=1e-5)
-ADD = layer("Add", [(1, 8, 5, 5), (1, 8, 5, 5)], [(1, 8, 5, 5)])
+ADD = layer("Add", [(1, 8, 5, 5), (1, 8, 5, 5)], [(1, 8, 5, 5)], activations=2)
 LAYERS = [CONV, DEPTHWISE, FC1, FC8, GEMM_NN, MATMUL, MAXPOOL, AVGPOOL, GAP, LRN, RELU, BN, ADD]
 
 

@@ -71,7 +71,7 @@ def layer_result(layer: LayerCost, acc: AcceleratorSpec, kind: str, traffic: Tra
 
 def streamed_traffic(layer: LayerCost) -> Traffic:
     """Each operand read once, the output written once (the analyzer's ideal bytes)."""
-    return Traffic(input=layer.input_bytes, weight=layer.weight_bytes, output=layer.bytes_written)
+    return Traffic(input=layer.input_bytes, weight=layer.weight_bytes_read, output=layer.bytes_written)
 
 
 def vector_layer(layer: LayerCost, acc: AcceleratorSpec) -> LayerResult:

@@ -2,7 +2,7 @@
 
 Conv is an implicit GEMM: M = batch x out pixels, K = (C / groups) x prod(kernel), N = OC / groups,
 repeated over the groups. Gemm/MatMul are GEMMs as they stand (batched MatMul repeats like groups).
-Only `LayerCost` fields are read (shapes and attributes), never the ONNX graph.
+Only the record's `gemm` dims and `geometry` are read, never ONNX attributes or input positions.
 
 The input operand of a conv is not the M x K im2col matrix: DRAM holds the input tensor, and a tile
 of output pixels needs the window of input pixels under it (its halo included). So the input is
@@ -18,13 +18,10 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from perfmodel.record import LayerCost
+from perfmodel.units import ceil_div
 
 MAX_EVEN_SPLITS = 8
 """Tile sizes ceil(extent / j) for j = 1..8: near-even splits that avoid a tiny ragged last tile."""
-
-
-def ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
 
 
 def tile_sizes(extent: int) -> tuple[int, ...]:
@@ -203,66 +200,22 @@ class GemmView:
 
 
 def gemm_view(layer: LayerCost) -> GemmView | None:
-    """The GEMM view of a Conv, ConvTranspose, Gemm or MatMul layer; None for any other op."""
-    if not layer.supported or layer.macs == 0:
-        return None
-    view = {"Conv": _conv, "ConvTranspose": _conv_transpose, "Gemm": _gemm, "MatMul": _matmul}.get(layer.op_type)
-    return view(layer) if view else None
+    """The GEMM view of a MAC layer (the record's `gemm` dims); None for any other op.
 
-
-def _bias_rows(layer: LayerCost, index: int, n_total: int) -> int:
-    """Rows of N-wide bias loaded with the weights: ceil(bias elements / N), 0 without a bias input."""
-    if len(layer.input_shapes) <= index or not layer.input_shapes[index]:
-        return 0
-    return ceil_div(math.prod(layer.input_shapes[index]), n_total)
-
-
-def _conv(layer: LayerCost) -> GemmView:
-    """M = batch x prod(out spatial), K = C/g x prod(kernel), N = OC/g, repeated over g groups."""
-    x, w = layer.input_shapes[0], layer.input_shapes[1]
-    out = layer.output_shapes[0]
-    a = layer.attributes
-    groups = int(a.get("group", 1))
-    kernel = tuple(w[2:])
-    spatial = len(kernel)
-    dil = tuple(a.get("dilations", (1,) * spatial))
-    geometry = ConvGeometry(
-        batch=x[0], in_spatial=tuple(x[2:]), out_spatial=tuple(out[2:]),
-        kernel_eff=tuple(d * (k - 1) + 1 for d, k in zip(dil, kernel)),
-        strides=tuple(a.get("strides", (1,) * spatial)), pads_begin=tuple(a.get("pads", (0,) * 2 * spatial)[:spatial]),
-    )
-    k_unit = math.prod(kernel)
-    return GemmView("conv", m=x[0] * math.prod(out[2:]), k=w[1] * k_unit, n=w[0] // groups, groups=groups,
-                    k_unit=k_unit, bias_rows=_bias_rows(layer, 2, w[0]), conv=geometry)
-
-
-def _conv_transpose(layer: LayerCost) -> GemmView:
-    """M = batch x prod(in spatial), K = C/g, N = OC/g x prod(kernel): each input pixel scatters a window.
-
-    The GEMM output is the M x N column matrix (col2im's overlapping adds are not modelled).
+    A conv also gets its window geometry (the input pixels a tile of outputs reads); a transposed
+    conv's GEMM output is the M x N column matrix (col2im's overlapping adds are not modelled).
     """
-    x, w = layer.input_shapes[0], layer.input_shapes[1]
-    groups = int(layer.attributes.get("group", 1))
-    n = w[1] * math.prod(w[2:])
-    return GemmView("convtranspose", m=x[0] * math.prod(x[2:]), k=w[0] // groups, n=n, groups=groups,
-                    bias_rows=_bias_rows(layer, 2, n * groups))
-
-
-def _gemm(layer: LayerCost) -> GemmView:
-    """Y = A'B' (+ C): M x K by K x N, transA/transB read from the attributes."""
-    a = layer.input_shapes[0]
-    m, n = layer.output_shapes[0]
-    k = a[0] if layer.attributes.get("transA", 0) else a[1]
-    return GemmView("gemm", m=m, k=k, n=n, bias_rows=_bias_rows(layer, 2, n))
-
-
-def _matmul(layer: LayerCost) -> GemmView:
-    """numpy matmul: a 2-D (or 1-D) B is shared, so M = all rows of A; a batched B repeats per batch."""
-    a, b = layer.input_shapes[0], layer.input_shapes[1]
-    out = layer.output_shapes[0]
-    k = a[-1]
-    n = b[-1] if len(b) > 1 else 1
-    if len(b) <= 2:
-        return GemmView("gemm", m=max(math.prod(out) // n, 1), k=k, n=n)
-    m = a[-2] if len(a) > 1 else 1
-    return GemmView("gemm", m=m, k=k, n=n, groups=max(math.prod(out) // (m * n), 1))
+    dims = layer.gemm
+    if not layer.supported or dims is None or dims.macs == 0:
+        return None
+    bias = layer.input_shapes[dims.bias_input] if dims.bias_input is not None else ()
+    bias_rows = ceil_div(math.prod(bias), dims.n * dims.groups) if bias else 0
+    geo = layer.geometry
+    if geo is None or layer.op_type == "ConvTranspose":
+        kind = "convtranspose" if geo is not None else "gemm"
+        return GemmView(kind, m=dims.m, k=dims.k, n=dims.n, groups=dims.groups, bias_rows=bias_rows)
+    x, out = layer.input_shapes[0], layer.output_shapes[0]
+    geometry = ConvGeometry(batch=x[0], in_spatial=tuple(x[2:]), out_spatial=tuple(out[2:]),
+                            kernel_eff=geo.kernel_eff, strides=geo.strides, pads_begin=geo.pads_begin)
+    return GemmView("conv", m=dims.m, k=dims.k, n=dims.n, groups=dims.groups, k_unit=math.prod(geo.kernel),
+                    bias_rows=bias_rows, conv=geometry)

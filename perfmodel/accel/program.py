@@ -121,7 +121,7 @@ def format_program(layer: LayerResult, acc: AcceleratorSpec, dtype: str, title: 
         if ins.nbytes:
             parts.append(f"{ins.nbytes:,.0f} B")
         if ins.cycles:
-            parts.append(f"{num(ins.cycles)} cycles, {seconds(ins.cycles / acc.clock_hz, 4)}")
+            parts.append(f"{num(ins.cycles)} cycles, {seconds(ins.cycles / acc.clock_hz)}")
         if ins.note:
             parts.append(ins.note)
         lines.append(f"{code:<{width}}; {', '.join(parts)}" if parts else code)
@@ -133,7 +133,7 @@ def summary(layer: LayerResult, acc: AcceleratorSpec) -> list[str]:
     """The time of the parts and of the whole, with the overlap formula written out."""
     clock = acc.clock_hz
     t = layer.traffic
-    sec = lambda c: seconds(c / clock, 4)  # noqa: E731
+    sec = lambda c: seconds(c / clock)  # noqa: E731
     operands = ", ".join(f"{name} {getattr(t, name):,.0f}" for name in ("input", "weight", "output", "psum")
                          if getattr(t, name))
     lines = [

@@ -8,8 +8,8 @@ from tabulate import tabulate
 
 from perfmodel.accel.baseline import ModelTiming, ratio
 from perfmodel.accel.results import AccelResult
-from perfmodel.hardware import HardwareSpec, format_bandwidth, format_bytes, format_flops, format_hz
-from perfmodel.units import binary, seconds, si
+from perfmodel.hardware import HardwareSpec
+from perfmodel.units import binary, byte_rate, flop_rate, frequency, seconds, si
 
 ASSUMPTIONS = (
     "Conv/FC tiled into the buffers (fastest schedule, then fewest DRAM bytes); element-wise work on "
@@ -22,10 +22,10 @@ ASSUMPTIONS = (
 def describe_spec(spec: HardwareSpec) -> str:
     acc = spec.accelerator
     assert acc is not None
-    return (f"{spec.name}: {acc.mac_rows}x{acc.mac_cols} {acc.dtype} MACs at {format_hz(acc.clock_hz)} "
-            f"({format_flops(acc.peak_flops, acc.dtype)}), DRAM {format_bandwidth(acc.dram_bandwidth)}, buffers "
-            f"weight {format_bytes(acc.weight_buffer_bytes)} / input {format_bytes(acc.input_buffer_bytes)} / "
-            f"output {format_bytes(acc.output_buffer_bytes)}, {acc.dataflow}"
+    return (f"{spec.name}: {acc.mac_rows}x{acc.mac_cols} {acc.dtype} MACs at {frequency(acc.clock_hz)} "
+            f"({flop_rate(acc.peak_flops, acc.dtype)}), DRAM {byte_rate(acc.dram_bandwidth)}, buffers "
+            f"weight {binary(acc.weight_buffer_bytes)} / input {binary(acc.input_buffer_bytes)} / "
+            f"output {binary(acc.output_buffer_bytes)}, {acc.dataflow}"
             f"{', systolic' if acc.systolic else ''}{', double-buffered' if acc.double_buffering else ', no overlap'}")
 
 

@@ -9,9 +9,9 @@ from typing import Callable, Sequence
 from tabulate import tabulate
 
 from perfmodel.accel.baseline import ModelTiming, ratio, time_model
-from perfmodel.hardware import HardwareSpec, format_bandwidth, format_flops
+from perfmodel.hardware import HardwareSpec
 from perfmodel.record import ModelCost, dtype_bytes
-from perfmodel.units import seconds
+from perfmodel.units import byte_rate, flop_rate, seconds
 
 METHODS_NOTE = ("Times: accelerators by perfmodel's accelerator model (tiled layers, DRAM traffic, double "
                 "buffering); processors by the roofline, max(FLOPs / peak, bytes / bandwidth) per layer. "
@@ -153,15 +153,15 @@ class FcBound:
             f"reads each weight once: K x N x {b} B. Inputs and outputs ({self.batch} x (K + N) x {b} B) vanish "
             f"next to the weights for large K, N.",
             f"2. Intensity I = {2 * self.batch} K N FLOP / ({b} K N B) = {i:g} FLOP/B.",
-            f"3. {self.hardware}: attainable = min(peak {format_flops(self.peak)}, {format_bandwidth(self.bandwidth)} "
-            f"x {i:g} FLOP/B = {format_flops(self.bandwidth * i)}) = {format_flops(self.attainable)} "
-            f"= {format_flops(self.attainable / 2).replace('FLOP', 'MAC')}: {side(self.attainable, self.peak)}.",
-            f"4. {self.baseline}: attainable = min(peak {format_flops(self.baseline_peak)}, "
-            f"{format_bandwidth(self.baseline_bandwidth)} x {i:g} FLOP/B = "
-            f"{format_flops(self.baseline_bandwidth * i)}) = {format_flops(self.baseline_attainable)} "
-            f"= {format_flops(self.baseline_attainable / 2).replace('FLOP', 'MAC')}: "
+            f"3. {self.hardware}: attainable = min(peak {flop_rate(self.peak)}, {byte_rate(self.bandwidth)} "
+            f"x {i:g} FLOP/B = {flop_rate(self.bandwidth * i)}) = {flop_rate(self.attainable)} "
+            f"= {flop_rate(self.attainable / 2).replace('FLOP', 'MAC')}: {side(self.attainable, self.peak)}.",
+            f"4. {self.baseline}: attainable = min(peak {flop_rate(self.baseline_peak)}, "
+            f"{byte_rate(self.baseline_bandwidth)} x {i:g} FLOP/B = "
+            f"{flop_rate(self.baseline_bandwidth * i)}) = {flop_rate(self.baseline_attainable)} "
+            f"= {flop_rate(self.baseline_attainable / 2).replace('FLOP', 'MAC')}: "
             f"{side(self.baseline_attainable, self.baseline_peak)}.",
-            f"5. Speedup = {format_flops(self.attainable)} / {format_flops(self.baseline_attainable)} "
+            f"5. Speedup = {flop_rate(self.attainable)} / {flop_rate(self.baseline_attainable)} "
             f"= {self.speedup:.3g}x.",
         ]
         if self.attainable < self.peak:
@@ -169,8 +169,8 @@ class FcBound:
             per_cycle = (f" = {need / self.clock_hz:.3g} MACs/cycle at {self.clock_hz / 1e9:g} GHz"
                          if self.clock_hz else "")
             out.append(f"   The MAC array does not matter: any array faster than "
-                       f"{format_flops(need).replace('FLOP', 'MAC')}{per_cycle} is starved by the "
-                       f"{format_bandwidth(self.bandwidth)} link; only more bandwidth "
+                       f"{flop_rate(need).replace('FLOP', 'MAC')}{per_cycle} is starved by the "
+                       f"{byte_rate(self.bandwidth)} link; only more bandwidth "
                        f"or a larger batch raises it (batch B reuses each weight B times: I = 2B / {b} FLOP/B).")
         return out
 

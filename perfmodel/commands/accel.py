@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from perfmodel.commands.common import add_model_options, load_cost, write_output
+from perfmodel.commands.options import add_hw_option, add_model_options, add_output_options, load_cost, write_output
 
 EXAMPLES = """examples:
   python -m perfmodel accel alexnet --hw seed-npu --baseline scalar-alu
@@ -29,17 +29,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "scalar-alu or your own .toml).",
         epilog=EXAMPLES + SYNTAX, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_model_options(p, model_nargs="?")
-    p.add_argument("--hw", required=True, metavar="SPEC", help="accelerator preset or .toml spec")
+    add_hw_option(p, help="accelerator preset or .toml spec")
     p.add_argument("--baseline", metavar="SPEC",
                    help="compare with this machine: scalar-alu, another accelerator, or a CPU/GPU spec "
                         "(e.g. this-cpu.toml from `perfmodel calibrate`, timed by the roofline)")
     p.add_argument("--layer", metavar="KIND:KEY=VALUE,...", help="one layer instead of a model (syntax below)")
     p.add_argument("--program", action="store_true",
                    help="with --layer: print the tiled schedule as pseudo-ISA (move/compute/loop/sync) with times")
-    p.add_argument("--format", choices=("table", "json", "markdown"), default="table",
-                   help="output format (default: table)")
-    p.add_argument("--top", type=int, metavar="N", help="only the N slowest layers")
-    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    add_output_options(p, ("table", "json", "markdown"), top="only the N slowest layers")
     p.set_defaults(func=run)
 
 
@@ -56,8 +53,6 @@ def _check(args: argparse.Namespace) -> None:
         raise PerfmodelError("--program prints one layer's schedule: use it with --layer")
     if args.program and args.format == "json":
         raise PerfmodelError("--program prints text; drop --format json")
-    if args.top is not None and args.top <= 0:
-        raise PerfmodelError(f"--top must be positive, got {args.top}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from perfmodel.accel.report import render
     from perfmodel.accel.model import accelerator_of
     from perfmodel.hardware import load_spec
+    from perfmodel.units import seconds
 
     _check(args)
     spec = load_spec(args.hw)
@@ -80,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         parts = [format_program(layer, acc, result.dtype, f"{args.layer} on {spec.name} ({result.dtype})")
                  for layer in result.layers]
         if baseline is not None:
-            parts.append(f"; {baseline.hardware} ({baseline.method}): {_seconds(baseline.time_s)} "
+            parts.append(f"; {baseline.hardware} ({baseline.method}): {seconds(baseline.time_s)} "
                          f"-> speedup {baseline.time_s / result.time_s:,.2f}x")
         text = "\n".join(parts)
     else:
@@ -89,7 +85,3 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _seconds(value: float) -> str:
-    from perfmodel.units import seconds
-
-    return seconds(value, 4)

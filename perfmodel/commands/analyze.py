@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from perfmodel.commands.common import add_model_options, load_cost, write_output
+from perfmodel.commands.options import add_model_options, add_output_options, load_cost, tablefmt, write_output
 
 EXAMPLES = """examples:
   python -m perfmodel analyze resnet50
@@ -20,10 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "receptive field; totals with peak live activation memory.",
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_model_options(p)
-    p.add_argument("--format", choices=("table", "json", "csv", "markdown"), default="table",
-                   help="output format (default: table)")
-    p.add_argument("--top", type=int, metavar="N", help="only the N layers with the most FLOPs")
-    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    add_output_options(p, top="only the N layers with the most FLOPs")
     p.set_defaults(func=run)
 
 
@@ -36,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         text = export.to_csv(cost)
     else:
-        fmt = "github" if args.format == "markdown" else "simple"
+        fmt = tablefmt(args)
         text = "\n\n".join([tables.header(cost), tables.layer_table(cost, args.top, fmt),
                             tables.totals_table(cost, fmt)])
     write_output(args, text)

@@ -54,6 +54,7 @@ def run(args) -> int:
         print(f"calibrate [{time.perf_counter() - started:5.1f} s] {msg}", file=sys.stderr, flush=True)
 
     from perfmodel.calibrate import calibrate, report, spec_header, to_spec
+    from perfmodel.files import write_atomic
     from perfmodel.hardware import spec_to_toml
 
     cal = calibrate(quick=args.quick, repeats=args.repeats, progress=progress)
@@ -62,9 +63,6 @@ def run(args) -> int:
     if out is None:
         print("(give -o FILE.toml to save these figures as a hardware spec)", file=sys.stderr)
         return 0
-    try:
-        out.write_text(spec_to_toml(spec, header=spec_header(cal)))
-    except OSError as exc:
-        raise PerfmodelError(f"cannot write {str(out)!r}: {exc.strerror or exc}") from None
+    write_atomic(out, spec_to_toml(spec, header=spec_header(cal)))
     print(f"wrote {out} (python -m perfmodel hw show {out})")
     return 0

@@ -57,18 +57,19 @@ def _ridge(spec, dtype: str) -> str:
 def list_table() -> str:
     from tabulate import tabulate
 
-    from perfmodel.hardware import format_bandwidth, format_flops, list_presets, load_spec
+    from perfmodel.hardware import list_presets, load_spec
+    from perfmodel.units import byte_rate, flop_rate
 
     rows = []
     for name in list_presets():
         spec = load_spec(name)
 
         def peak(dtype: str) -> str:
-            return format_flops(spec.peak_flops[dtype], dtype) if dtype in spec.peak_flops else "-"
+            return flop_rate(spec.peak_flops[dtype], dtype) if dtype in spec.peak_flops else "-"
 
         ridge_dtype = "fp32" if "fp32" in spec.peak_flops else spec.dtypes[0]
         ridge = _ridge(spec, ridge_dtype) + ("" if ridge_dtype == "fp32" else f" ({ridge_dtype})")
-        rows.append([name, peak("fp32"), peak("fp16"), peak("int8"), format_bandwidth(spec.mem_bandwidth),
+        rows.append([name, peak("fp32"), peak("fp16"), peak("int8"), byte_rate(spec.mem_bandwidth),
                      ridge, spec.description])
     headers = ["name", "peak fp32", "peak fp16", "peak int8", "bandwidth", "ridge FLOP/B", "description"]
     return tabulate(rows, headers=headers, disable_numparse=True)
@@ -77,7 +78,7 @@ def list_table() -> str:
 def show_text(spec) -> str:
     from tabulate import tabulate
 
-    from perfmodel.hardware import format_bandwidth, format_bytes, format_flops, format_hz
+    from perfmodel.units import binary, byte_rate, flop_rate, frequency
 
     rows: list[list[str]] = [
         ["name", spec.name],
@@ -91,30 +92,30 @@ def show_text(spec) -> str:
     for dtype, value in spec.peak_flops.items():
         per_byte = "OP/B" if dtype == "int8" else "FLOP/B"
         ridge = f"(ridge point {_ridge(spec, dtype)} {per_byte})"
-        rows.append([f"peak {dtype}", f"{format_flops(value, dtype):<14}  {ridge}"])
-    rows.append(["memory bandwidth", format_bandwidth(spec.mem_bandwidth)])
+        rows.append([f"peak {dtype}", f"{flop_rate(value, dtype):<14}  {ridge}"])
+    rows.append(["memory bandwidth", byte_rate(spec.mem_bandwidth)])
     if spec.cores is not None:
         rows.append(["cores", str(spec.cores)])
     if spec.clock_hz is not None:
-        rows.append(["clock", format_hz(spec.clock_hz)])
+        rows.append(["clock", frequency(spec.clock_hz)])
     for level in spec.caches:
-        text = format_bytes(level.size_bytes)
+        text = binary(level.size_bytes)
         if level.bandwidth is not None:
-            text += f" at {format_bandwidth(level.bandwidth)}"
+            text += f" at {byte_rate(level.bandwidth)}"
         rows.append([f"cache {level.name}", text])
     acc = spec.accelerator
     if acc is not None:
         also = ", ".join(acc.extra_dtypes)
-        peak = format_flops(acc.peak_flops, acc.dtype)
+        peak = flop_rate(acc.peak_flops, acc.dtype)
         rows += [
             ["MAC array", f"{acc.mac_rows} x {acc.mac_cols} = {acc.macs_per_cycle} MACs/cycle"],
-            ["array clock", format_hz(acc.clock_hz)],
+            ["array clock", frequency(acc.clock_hz)],
             ["dtype", acc.dtype + (f" (also {also} at the same rate)" if also else "")],
-            ["peak (derived)", f"2 x {acc.macs_per_cycle} x {format_hz(acc.clock_hz)} = {peak}"],
-            ["weight buffer", format_bytes(acc.weight_buffer_bytes)],
-            ["input buffer", format_bytes(acc.input_buffer_bytes)],
-            ["output buffer", format_bytes(acc.output_buffer_bytes)],
-            ["DRAM bandwidth", format_bandwidth(acc.dram_bandwidth)],
+            ["peak (derived)", f"2 x {acc.macs_per_cycle} x {frequency(acc.clock_hz)} = {peak}"],
+            ["weight buffer", binary(acc.weight_buffer_bytes)],
+            ["input buffer", binary(acc.input_buffer_bytes)],
+            ["output buffer", binary(acc.output_buffer_bytes)],
+            ["DRAM bandwidth", byte_rate(acc.dram_bandwidth)],
             ["double buffering", "yes" if acc.double_buffering else "no"],
             ["dataflow", acc.dataflow],
             ["systolic", "yes (fill/drain counted)" if acc.systolic else "no"],

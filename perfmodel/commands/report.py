@@ -6,8 +6,7 @@ import argparse
 import json
 import sys
 
-from perfmodel.commands.common import add_model_options, input_shapes
-from perfmodel.errors import PerfmodelError
+from perfmodel.commands.options import add_hw_option, add_model_options, input_shapes, positive_int
 
 EXAMPLES = """examples:
   python -m perfmodel report alexnet vgg19 resnet152 --hw this-cpu.toml --hw seed-npu -o report/
@@ -28,11 +27,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "what-ifs.",
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_model_options(p, model_nargs="+")
-    p.add_argument("--hw", action="append", required=True, metavar="NAME|FILE",
-                   help="hardware preset or .toml spec (repeatable)")
+    add_hw_option(p, repeatable=True)
     p.add_argument("-o", "--output", default="report", metavar="DIR", help="output folder (default: report)")
-    p.add_argument("--top", type=int, default=5, metavar="N", help="heaviest layers per model (default: 5)")
-    p.add_argument("--max-batch", type=int, default=256, metavar="N",
+    p.add_argument("--top", type=positive_int, default=5, metavar="N", help="heaviest layers per model (default: 5)")
+    p.add_argument("--max-batch", type=positive_int, default=256, metavar="N",
                    help="batch sweep over 1, 2, 4, ... up to N (default: 256)")
     p.add_argument("--format", choices=("files", "json"), default="files",
                    help="files: write the folder (default); json: print every figure as JSON to stdout")
@@ -49,10 +47,6 @@ def run(args: argparse.Namespace) -> int:
     from perfmodel.report.build import ReportOptions, build_report
     from perfmodel.report.write import write_report
 
-    if args.top < 1:
-        raise PerfmodelError(f"--top must be at least 1, got {args.top}")
-    if args.max_batch < 1:
-        raise PerfmodelError(f"--max-batch must be at least 1, got {args.max_batch}")
     batches = tuple(2**i for i in range(args.max_batch.bit_length()))
     options = ReportOptions(dtype=args.dtype, batch=args.batch, input_shapes=input_shapes(args), top=args.top,
                             batches=batches, index_width=args.index_width)

@@ -9,7 +9,9 @@ import json
 import sys
 from pathlib import Path
 
-from perfmodel.commands.common import add_model_options, load_cost
+from perfmodel.commands.options import (
+    add_hw_option, add_model_options, add_output_options, load_cost, tablefmt, write_output,
+)
 from perfmodel.errors import PerfmodelError
 
 EXAMPLES = """examples:
@@ -31,11 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "memory-bound, predicted time and share; totals with images/s.",
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_model_options(p)
-    p.add_argument("--hw", required=True, metavar="NAME|FILE",
-                   help="hardware preset (see `perfmodel hw list`) or a .toml spec file")
-    p.add_argument("--top", type=int, metavar="N", help="only the N layers with the longest predicted time")
-    p.add_argument("--format", choices=("table", "json", "csv", "markdown"), default="table",
-                   help="output format (default: table)")
+    add_hw_option(p)
+    add_output_options(p, top="only the N layers with the longest predicted time")
     p.add_argument("--plot", metavar="FILE", help="also draw the roofline to FILE (.png or .svg)")
     p.set_defaults(func=run)
 
@@ -44,19 +43,17 @@ def run(args: argparse.Namespace) -> int:
     from perfmodel.hardware import load_spec
     from perfmodel.roofline import predict, prediction_dict
 
-    if args.top is not None and args.top < 1:
-        raise PerfmodelError(f"--top must be at least 1, got {args.top}")
     if args.plot and Path(args.plot).suffix.lower() not in PLOT_FORMATS:
         raise PerfmodelError(f"--plot {args.plot!r}: give a file name ending in .png or .svg")
     hw = load_spec(args.hw)
     prediction = predict(load_cost(args), hw, args.dtype)
     if args.format == "json":
-        print(json.dumps(prediction_dict(prediction), indent=2))
+        text = json.dumps(prediction_dict(prediction), indent=2)
     elif args.format == "csv":
-        print(layers_csv(prediction_dict(prediction)["layers"]), end="")
+        text = layers_csv(prediction_dict(prediction)["layers"]).rstrip("\n")
     else:
-        fmt = "github" if args.format == "markdown" else "simple"
-        print(layer_table(prediction, args.top, fmt) + "\n\n" + totals_table(prediction, fmt))
+        text = layer_table(prediction, args.top, tablefmt(args)) + "\n\n" + totals_table(prediction, tablefmt(args))
+    write_output(args, text)
     if args.plot:
         from perfmodel.plots import roofline_figure, save_figure
 
@@ -106,14 +103,13 @@ def _plain(x: float) -> str:
 def totals_table(prediction, tablefmt: str = "simple") -> str:
     from tabulate import tabulate
 
-    from perfmodel.hardware import format_bandwidth, format_flops
-    from perfmodel.units import seconds
+    from perfmodel.units import byte_rate, flop_rate, seconds
 
     p = prediction
     share = ", ".join(f"{bound} {100 * value:.1f}%" for bound, value in p.share_by_bound.items())
     rows = [
         ["model", f"{p.model} (batch {p.batch}, {p.dtype})"],
-        ["hardware", f"{p.hw.name}: peak {format_flops(p.peak, p.dtype)}, bandwidth {format_bandwidth(p.bandwidth)}"],
+        ["hardware", f"{p.hw.name}: peak {flop_rate(p.peak, p.dtype)}, bandwidth {byte_rate(p.bandwidth)}"],
         ["ridge point", f"{p.ridge_point:.4g} FLOP/B"],
         ["predicted time", seconds(p.total_s)],
         ["images/s", f"{p.images_per_s:.4g}"],

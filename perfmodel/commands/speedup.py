@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from perfmodel.commands.common import add_model_options, load_cost, write_output
+from perfmodel.commands.options import add_hw_option, add_model_options, add_output_options, load_cost, write_output
 
 EXAMPLES = """examples:
   python -m perfmodel speedup alexnet vgg19 resnet152 --hw seed-npu --hw dlp-ddr3 --hw tpu-v1 --baseline scalar-alu
@@ -27,16 +27,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "from bandwidth and arithmetic intensity (exercise 6.3).",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_model_options(p, model_nargs="*")
-    p.add_argument("--hw", action="append", required=True, metavar="SPEC",
-                   help="a machine to time (repeatable): accelerator or processor preset, or a .toml spec")
+    add_hw_option(p, repeatable=True, help="a machine to time: accelerator or processor preset, or a .toml spec")
     p.add_argument("--baseline", action="append", required=True, metavar="SPEC",
                    help="the machine speedups are measured against (repeatable: one table each)")
     p.add_argument("--fc-bound", action="store_true",
                    help="derive the ideal FC-layer speedup of each --hw over each --baseline (no MODEL needed; "
                         "--batch sets the FC batch, default 1)")
-    p.add_argument("--format", choices=("table", "markdown", "json"), default="table",
-                   help="output format (default: table)")
-    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    add_output_options(p, ("table", "markdown", "json"))
     p.set_defaults(func=run)
 
 
@@ -55,8 +52,6 @@ def run(args: argparse.Namespace) -> int:
     from perfmodel.errors import PerfmodelError
     from perfmodel.hardware import load_spec
 
-    if args.batch is not None and args.batch <= 0:
-        raise PerfmodelError(f"--batch must be positive, got {args.batch}")
     specs = [load_spec(name) for name in args.hw]
     baselines = [load_spec(name) for name in args.baseline]
     if args.fc_bound:

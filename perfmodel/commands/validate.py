@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-from perfmodel.commands.common import add_model_options, load_cost
+from perfmodel.commands.options import add_hw_option, add_model_options, add_output_options, load_cost, tablefmt, write_output
 from perfmodel.errors import PerfmodelError
 
 EXAMPLES = """examples:
@@ -31,8 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "on part of the layers, and score it on the rest.",
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_model_options(p)
-    p.add_argument("--hw", required=True, metavar="NAME|FILE",
-                   help="spec of this machine, e.g. the output of `perfmodel calibrate -o this-cpu.toml`")
+    add_hw_option(p, help="spec of this machine, e.g. the output of `perfmodel calibrate -o this-cpu.toml`")
     p.add_argument("--repeats", type=int, default=None, metavar="N",
                    help="timed rounds, each running every layer shape once (default 9, --quick 3)")
     p.add_argument("--layers", default="conv,fc", metavar="CLASSES",
@@ -44,8 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="threads the kernels run on (default: numba's, all cores); 1 is steadier on a busy machine")
     p.add_argument("--quick", action="store_true",
                    help="only the few smallest shapes of each class (a smoke test, seconds)")
-    p.add_argument("--format", choices=("table", "json", "markdown"), default="table",
-                   help="output format (default: table)")
+    add_output_options(p, ("table", "json", "markdown"))
     p.set_defaults(func=run)
 
 
@@ -70,11 +68,12 @@ def run(args: argparse.Namespace) -> int:
 
     result = validate(prediction, time_layers, classes, quick=args.quick, progress=progress)
     if args.format == "json":
-        print(json.dumps(validation_dict(result), indent=2))
+        text = json.dumps(validation_dict(result), indent=2)
     else:
-        fmt = "github" if args.format == "markdown" else "simple"
+        fmt = tablefmt(args)
         timing = f"{args.stat} of {repeats} rounds"
-        print("\n\n".join([layer_table(result, fmt), fit_table(result, fmt), summary(result, timing, args.threads)]))
+        text = "\n\n".join([layer_table(result, fmt), fit_table(result, fmt), summary(result, timing, args.threads)])
+    write_output(args, text)
     return 0
 
 

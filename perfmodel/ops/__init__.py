@@ -1,36 +1,48 @@
-"""Op cost rules: one small pure function per op family, registered by ONNX op type.
+"""Op cost rules: one small pure function per op family, registered by ONNX op type with its traits.
 
-A rule sees a `Node` (static input/output shapes and the attributes with the spec's defaults) and
-returns a `Cost`. Adding an op is adding one decorated function (and one test). The registry also
-says which inputs hold trainable parameters and which hold non-trainable buffers (BatchNorm's
-running mean/var), so parameter counting follows the op, not a guess from the initializer's name.
+A rule sees a `Node` (static input/output shapes, the attributes with the ONNX schema's defaults,
+and for window ops the normalized `Geometry`) and returns a `Cost`. Adding an op is adding one
+decorated function (and one test). The registration declares what the rest of perfmodel needs to
+know about the op, so nothing downstream keeps its own list of op types:
+
+- `kind`: what the op does (MAC, WINDOW, ELEMENTWISE, NORMALIZATION, REDUCTION, VIEW, MOVEMENT).
+  A MAC rule returns its implicit-GEMM dims (`Cost.gemm`), from which its MACs follow.
+- `spatial`: the op slides a window over the spatial axes (kernel, strides, pads, dilations), so the
+  walk normalizes that geometry once into the record.
+- `weights` / `buffers`: input indices holding trainable parameters and non-trainable buffers
+  (BatchNorm's running mean/var), so parameter counting follows the op, not the initializer's name.
 """
 
 from __future__ import annotations
 
 import importlib
-import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Callable, Mapping
 
-Shape = tuple[int, ...]
+from perfmodel.record import GemmDims, Geometry
+from perfmodel.units import Shape, numel
+
+__all__ = ["ANY_INITIALIZER", "GLOBAL", "KINDS", "Cost", "GemmDims", "Geometry", "Node", "Rule", "RULES",
+           "lookup", "numel", "op_types", "rule", "schema_defaults"]
+
+MAC, WINDOW, ELEMENTWISE, NORMALIZATION, REDUCTION, VIEW, MOVEMENT = (
+    "mac", "window", "elementwise", "normalization", "reduction", "view", "movement")
+KINDS = (MAC, WINDOW, ELEMENTWISE, NORMALIZATION, REDUCTION, VIEW, MOVEMENT)
 
 GLOBAL = -1
 """Window stride marker: the op sees its whole spatial input (global pooling, FC after flatten)."""
 
 
-def numel(shape: Shape | None) -> int:
-    return math.prod(shape) if shape else (1 if shape == () else 0)
-
-
 @dataclass(frozen=True)
 class Node:
-    """What a cost rule may read: shapes (None for an absent optional input) and attributes."""
+    """What a cost rule may read: shapes (None for an absent optional input), attributes, geometry."""
 
     op_type: str
     inputs: tuple[Shape | None, ...]
     outputs: tuple[Shape, ...]
     attrs: Mapping[str, Any] = field(default_factory=dict)
+    geometry: Geometry | None = None
 
     @property
     def out(self) -> Shape:
@@ -43,20 +55,39 @@ class Node:
 
 @dataclass(frozen=True)
 class Cost:
-    """MACs, FLOPs and the spatial window (kernel extent, stride) for receptive-field tracking."""
+    """MACs, FLOPs, the spatial window (kernel extent, stride) for receptive-field tracking, and for a
+    MAC op its implicit-GEMM dims."""
 
     macs: int = 0
     flops: int = 0
     window: tuple[int, int] | None = None
+    gemm: GemmDims | None = None
+
+    @classmethod
+    def of_gemm(cls, gemm: GemmDims, window: tuple[int, int] | None) -> "Cost":
+        """MACs = groups x M x K x N; FLOPs = 2 x MACs (bias adds and alpha/beta scaling not counted)."""
+        return cls(gemm.macs, 2 * gemm.macs, window, gemm)
 
 
 @dataclass(frozen=True)
 class Rule:
     fn: Callable[[Node], Cost]
+    kind: str
     weights: tuple[int, ...] | str = ()
     buffers: tuple[int, ...] = ()
-    view: bool = False
-    defaults: Mapping[str, Any] = field(default_factory=dict)
+    spatial: bool = False
+
+    @property
+    def view(self) -> bool:
+        """The op only relabels its input's storage (no data moved)."""
+        return self.kind == VIEW
+
+    @property
+    def weight_input(self) -> int | None:
+        """The input slot of a MAC op's weight operand (the GEMM's B), None for other ops."""
+        if self.kind != MAC or not isinstance(self.weights, tuple) or not self.weights:
+            return None
+        return self.weights[0]
 
 
 RULES: dict[str, Rule] = {}
@@ -65,31 +96,60 @@ ANY_INITIALIZER = "any"
 """`weights=ANY_INITIALIZER`: any float initializer input is a parameter (a bias Add, a scale Mul)."""
 
 
-def rule(
-    *op_types: str,
-    weights: tuple[int, ...] | str = (),
-    buffers: tuple[int, ...] = (),
-    view: bool = False,
-    defaults: Mapping[str, Any] | None = None,
-) -> Callable[[Callable[[Node], Cost]], Callable[[Node], Cost]]:
-    """Register `fn` as the cost rule of `op_types`.
-
-    weights: input indices holding trainable parameters; buffers: non-trainable ones;
-    view: the op only relabels its input (no data moved); defaults: ONNX attribute defaults.
-    """
+def rule(*op_types: str, kind: str, weights: tuple[int, ...] | str = (), buffers: tuple[int, ...] = (),
+         spatial: bool = False) -> Callable[[Callable[[Node], Cost]], Callable[[Node], Cost]]:
+    """Register `fn` as the cost rule of `op_types`, with the op's traits (see the module docstring)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown op kind {kind!r}; one of {', '.join(KINDS)}")
 
     def register(fn: Callable[[Node], Cost]) -> Callable[[Node], Cost]:
         for op in op_types:
-            RULES[op] = Rule(fn, weights, buffers, view, dict(defaults or {}))
+            RULES[op] = Rule(fn, kind, weights, buffers, spatial)
         return fn
 
     return register
 
 
+def lookup(op_type: str) -> Rule | None:
+    return RULES.get(op_type)
+
+
+def op_types(kind: str) -> tuple[str, ...]:
+    """Every registered op type of one kind, sorted: e.g. `op_types(MAC)` for the conv/FC layers."""
+    return tuple(sorted(op for op, r in RULES.items() if r.kind == kind))
+
+
+@lru_cache(maxsize=None)
+def schema_defaults(op_type: str, opset: int) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """(attribute defaults, required attribute names) of `op_type` at `opset`, from `onnx.defs`.
+
+    Strings come back as str, lists as tuples. An op onnx has no schema for gives ({}, ()).
+    """
+    from onnx import AttributeProto, defs, helper
+
+    try:
+        schema = defs.get_schema(op_type, opset, "")
+    except Exception:  # not defined at this opset (or at all): no defaults known
+        try:
+            schema = defs.get_schema(op_type)
+        except Exception:
+            return {}, ()
+    defaults: dict[str, Any] = {}
+    required = []
+    for name, attr in schema.attributes.items():
+        if attr.required:
+            required.append(name)
+        if attr.default_value.type == AttributeProto.UNDEFINED:
+            continue
+        value = helper.get_attribute_value(attr.default_value)
+        if isinstance(value, bytes):
+            value = value.decode()
+        elif isinstance(value, list):
+            value = tuple(v.decode() if isinstance(v, bytes) else v for v in value)
+        defaults[name] = value
+    return defaults, tuple(required)
+
+
 _FAMILIES = ("conv", "gemm", "norm", "pool", "elementwise", "tensor", "reduce")
 for _family in _FAMILIES:
     importlib.import_module(f"{__name__}.{_family}")
-
-
-def lookup(op_type: str) -> Rule | None:
-    return RULES.get(op_type)

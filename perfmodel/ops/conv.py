@@ -4,29 +4,27 @@ from __future__ import annotations
 
 import math
 
-from perfmodel.ops import Cost, Node, rule
-
-CONV_DEFAULTS = {"group": 1, "auto_pad": "NOTSET"}
+from perfmodel.ops import MAC, Cost, GemmDims, Node, rule
 
 
 def _window(node: Node) -> tuple[int, int]:
-    """Effective kernel extent d(k-1)+1 and stride on the first spatial axis."""
-    k = node.attrs["kernel_shape"][0]
-    d = node.attrs["dilations"][0]
-    return d * (k - 1) + 1, node.attrs["strides"][0]
+    """Effective kernel extent and stride on the first spatial axis (for the receptive field)."""
+    return node.geometry.kernel_eff[0], node.geometry.strides[0]
 
 
-@rule("Conv", weights=(1, 2), defaults=CONV_DEFAULTS)
+@rule("Conv", kind=MAC, weights=(1, 2), spatial=True)
 def conv(node: Node) -> Cost:
-    """MACs = N x M x prod(out spatial) x (C/group) x prod(kernel)  (ONNX Conv; bias adds not counted)."""
-    weight = node.inputs[1]
-    macs = math.prod(node.out) * math.prod(weight[1:])
-    return Cost(macs, 2 * macs, _window(node))
+    """Implicit GEMM: M = N x prod(out spatial), K = C/group x prod(kernel), N = M_out/group, x group (ONNX Conv)."""
+    x, w, groups = node.inputs[0], node.inputs[1], node.geometry.groups
+    gemm = GemmDims(m=x[0] * math.prod(node.out[2:]), k=math.prod(w[1:]), n=w[0] // groups, groups=groups,
+                    weight_input=1, bias_input=2 if len(node.inputs) > 2 and node.inputs[2] else None)
+    return Cost.of_gemm(gemm, _window(node))
 
 
-@rule("ConvTranspose", weights=(1, 2), defaults=CONV_DEFAULTS)
+@rule("ConvTranspose", kind=MAC, weights=(1, 2), spatial=True)
 def conv_transpose(node: Node) -> Cost:
-    """MACs = N x C x prod(in spatial) x (M/group) x prod(kernel): each input scatters into a kernel window."""
-    x, weight = node.inputs[0], node.inputs[1]
-    macs = math.prod(x) * math.prod(weight[1:])
-    return Cost(macs, 2 * macs, _window(node))
+    """Each input pixel scatters a window: M = N x prod(in spatial), K = C/group, N = M_out/group x prod(kernel)."""
+    x, w, groups = node.inputs[0], node.inputs[1], node.geometry.groups
+    gemm = GemmDims(m=x[0] * math.prod(x[2:]), k=w[0] // groups, n=math.prod(w[1:]), groups=groups,
+                    weight_input=1, bias_input=2 if len(node.inputs) > 2 and node.inputs[2] else None)
+    return Cost.of_gemm(gemm, _window(node))

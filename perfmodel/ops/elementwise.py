@@ -5,7 +5,7 @@ Convention: an exp, log, erf, tanh, sqrt or division counts as 1 FLOP, like an a
 
 from __future__ import annotations
 
-from perfmodel.ops import ANY_INITIALIZER, Cost, Node, rule
+from perfmodel.ops import ANY_INITIALIZER, ELEMENTWISE, MOVEMENT, Cost, Node, rule
 
 UNARY_FLOPS = {
     "Relu": 1, "Abs": 1, "Neg": 1, "Exp": 1, "Log": 1, "Sqrt": 1, "Reciprocal": 1, "Erf": 1, "Tanh": 1,
@@ -36,17 +36,17 @@ def _per_element(flops: int):
 
 
 for _op, _flops in UNARY_FLOPS.items():
-    rule(_op, defaults={"alpha": 0.01} if _op == "LeakyRelu" else None)(_per_element(_flops))
+    rule(_op, kind=ELEMENTWISE)(_per_element(_flops))
 
 
-@rule(*BINARY_OPS, weights=ANY_INITIALIZER)
+@rule(*BINARY_OPS, kind=ELEMENTWISE, weights=ANY_INITIALIZER)
 def binary(node: Node) -> Cost:
     """Broadcasting n-ary op: (inputs - 1) operations per output element (PRelu: compare + multiply)."""
     per_out = 2 if node.op_type == "PRelu" else max(len(node.inputs) - 1, 1)
     return Cost(0, per_out * node.out_elems)
 
 
-@rule("Cast", "CastLike")
+@rule("Cast", "CastLike", kind=MOVEMENT)
 def cast(node: Node) -> Cost:
     """A conversion moves data and computes nothing."""
     return Cost(0, 0)

@@ -4,21 +4,29 @@ from __future__ import annotations
 
 import math
 
-from perfmodel.ops import GLOBAL, Cost, Node, rule
+from perfmodel.ops import GLOBAL, MAC, Cost, GemmDims, Node, rule
 
 
-@rule("Gemm", weights=(1, 2), defaults={"alpha": 1.0, "beta": 1.0, "transA": 0, "transB": 0})
+@rule("Gemm", kind=MAC, weights=(1, 2))
 def gemm(node: Node) -> Cost:
-    """Y = alpha A'B' + beta C: MACs = M x K x N; FLOPs = 2 MACs (alpha, beta and the bias folded in)."""
+    """Y = alpha A'B' + beta C: M x K by K x N, transA/transB applied (ONNX Gemm)."""
     a = node.inputs[0]
+    m, n = node.out
     k = a[0] if node.attrs["transA"] else a[1]
-    macs = math.prod(node.out) * k
-    return Cost(macs, 2 * macs, (1, GLOBAL))
+    bias = 2 if len(node.inputs) > 2 and node.inputs[2] else None
+    return Cost.of_gemm(GemmDims(m, k, n, weight_input=1, bias_input=bias), (1, GLOBAL))
 
 
-@rule("MatMul", weights=(1,))
+@rule("MatMul", kind=MAC, weights=(1,))
 def matmul(node: Node) -> Cost:
-    """numpy matmul semantics: MACs = prod(output) x K, K the last dim of A (1-D A is a row vector)."""
-    k = node.inputs[0][-1]
-    macs = math.prod(node.out) * k
-    return Cost(macs, 2 * macs, (1, GLOBAL))
+    """numpy matmul: a 1-D or 2-D B is shared, so M = all rows of A; a batched B repeats per batch (groups)."""
+    a, b = node.inputs[0], node.inputs[1]
+    k = a[-1]
+    n = b[-1] if len(b) > 1 else 1
+    out = math.prod(node.out)
+    if len(b) <= 2:
+        dims = GemmDims(m=max(out // n, 1), k=k, n=n, weight_input=1)
+    else:
+        m = a[-2] if len(a) > 1 else 1
+        dims = GemmDims(m=m, k=k, n=n, groups=max(out // (m * n), 1), weight_input=1)
+    return Cost.of_gemm(dims, (1, GLOBAL))

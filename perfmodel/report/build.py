@@ -189,12 +189,10 @@ def plot_name(kind: str, *parts: str) -> str:
 
 def render(fig, name: str, title: str, section: str) -> Plot:
     """The figure as PNG bytes and SVG text (Agg canvas; figures are never shown)."""
-    import io
+    from perfmodel.plots import figure_bytes
 
-    png, svg = io.BytesIO(), io.StringIO()
-    fig.savefig(png, format="png", dpi=110)
-    fig.savefig(svg, format="svg")
-    return Plot(name=name, title=title, section=section, png=png.getvalue(), svg=svg.getvalue())
+    return Plot(name=name, title=title, section=section, png=figure_bytes(fig, "png", dpi=110),
+                svg=figure_bytes(fig, "svg").decode())
 
 
 def roofline_plots(predictions, progress) -> list[Plot]:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from perfmodel.errors import PerfmodelError
+from perfmodel.files import write_atomic
 from perfmodel.report import html, markdown
 from perfmodel.report.build import Report
 
@@ -21,13 +22,11 @@ def write_report(report: Report, folder: str | Path) -> list[Path]:
         raise PerfmodelError(f"report folder {str(folder)!r} is not a directory")
     files = {"report.md": markdown.render(report), "report.html": html.render(report),
              "report.json": json.dumps(report.data, indent=2, allow_nan=False) + "\n"}
-    written = []
-    for name, text in files.items():
-        written.append(folder / name)
-        written[-1].write_text(text, encoding="utf-8")
     for plot in report.plots:
-        written.append(folder / f"{plot.name}.png")
-        written[-1].write_bytes(plot.png)
-        written.append(folder / f"{plot.name}.svg")
-        written[-1].write_text(plot.svg, encoding="utf-8")
+        files[f"{plot.name}.png"] = plot.png
+        files[f"{plot.name}.svg"] = plot.svg
+    written = []
+    for name, data in files.items():  # each file atomically: a failed run keeps the previous report's
+        written.append(folder / name)
+        write_atomic(written[-1], data)
     return written

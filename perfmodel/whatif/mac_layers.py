@@ -1,4 +1,8 @@
-"""Which layers hold a weight matrix that MACs run over: the layers sparsity and backprop act on."""
+"""Which layers hold a weight matrix that MACs run over: the layers sparsity and backprop act on.
+
+Read from the record alone: a layer's `gemm` dims say it is a MAC op and which input slot, if any,
+holds its stored weight.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,19 @@ import math
 
 from perfmodel.record import LayerCost, ModelCost
 
-MAC_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
-"""Ops whose cost is multiply-accumulates over a weight operand at input index 1."""
+
+def weight_shape(layer: LayerCost) -> tuple[int, ...] | None:
+    """Shape of the stored weight operand (the GEMM's B) of a MAC layer; None when it has none."""
+    dims = layer.gemm
+    if not layer.supported or dims is None or dims.weight_input is None:
+        return None
+    return layer.input_shapes[dims.weight_input]
 
 
 def weight_tensor_elems(layer: LayerCost) -> int:
-    """Elements of the weight operand (input 1) when it is a constant, else 0 (bias excluded)."""
-    if layer.op_type not in MAC_OPS or len(layer.input_shapes) < 2 or not layer.supported:
-        return 0
-    elems = math.prod(layer.input_shapes[1])
-    return elems if 0 < elems <= layer.weight_elems else 0
+    """Elements of the stored weight operand (bias excluded), 0 for a layer without one."""
+    shape = weight_shape(layer)
+    return math.prod(shape) if shape else 0
 
 
 def has_weight_matrix(layer: LayerCost) -> bool:
@@ -25,7 +32,7 @@ def has_weight_matrix(layer: LayerCost) -> bool:
 
 def weight_matrix_shape(layer: LayerCost) -> tuple[int, int]:
     """The weight tensor as stored, seen as a matrix: shape[0] rows x prod(shape[1:]) columns."""
-    shape = layer.input_shapes[1]
+    shape = weight_shape(layer)
     return shape[0], math.prod(shape[1:])
 
 

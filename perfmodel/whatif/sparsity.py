@@ -151,7 +151,7 @@ def sparsity_point(cost: ModelCost, density: float, hw: HardwareSpec | None = No
         dense_macs=cost.macs, sparse_macs=cost.macs - sum(s.dense_macs - s.sparse_macs for s in layers),
         dense_weight_bytes=dense, csr_weight_bytes=sum(s.csr_bytes for s in layers),
         bitmap_weight_bytes=sum(s.bitmap_bytes for s in layers),
-        other_weight_bytes=sum(l.weight_bytes for l in cost.layers if l.supported) - dense,
+        other_weight_bytes=cost.weight_bytes - dense,  # storage, each tensor once (not per-layer reads)
         intensity=intensity, time_s=time_s, bound=bound,
     )
 

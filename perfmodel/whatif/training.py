@@ -33,9 +33,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from perfmodel.errors import PerfmodelError
-from perfmodel.ops.tensor import COPY_OPS
+from perfmodel.ops import MAC, MOVEMENT
 from perfmodel.record import LayerCost, ModelCost, dtype_bytes
-from perfmodel.whatif.mac_layers import MAC_OPS, first_trainable_index, has_weight_matrix
+from perfmodel.whatif.mac_layers import first_trainable_index, has_weight_matrix
 
 OPTIMIZER_FLOPS_PER_PARAM = {"sgd": 2, "sgd-momentum": 4, "adam": 12}
 OPTIMIZER_STATE_PER_PARAM = {"sgd": 0, "sgd-momentum": 1, "adam": 2}
@@ -71,14 +71,14 @@ def layer_training(layer: LayerCost, needs_backward: bool, needs_input_grad: boo
         return LayerTraining(**base, input_grad_flops=0, weight_grad_flops=0, rule="unknown (unsupported op)")
     if not needs_backward:
         return LayerTraining(**base, input_grad_flops=0, weight_grad_flops=0, rule="before first trainable layer")
-    if layer.op_type in MAC_OPS:
+    if layer.kind == MAC:
         one = 2 * layer.macs  # dX or dW: the forward MACs again, 2 FLOPs each
         weighted = has_weight_matrix(layer)
         input_grads = (1 if weighted else 2) if needs_input_grad else 0
         rule = "dX + dW = 2 x forward" if needs_input_grad else "dW only (first trainable layer)"
         return LayerTraining(**base, input_grad_flops=input_grads * one, weight_grad_flops=one if weighted else 0,
                              rule=rule if weighted else "dA + dB = 2 x forward")
-    if layer.is_view or layer.op_type in COPY_OPS:
+    if layer.is_view or (layer.kind == MOVEMENT and not layer.flops):  # data movement routes dY
         return LayerTraining(**base, input_grad_flops=0, weight_grad_flops=0, rule="routes dY: 0 FLOPs")
     return LayerTraining(**base, input_grad_flops=layer.flops, weight_grad_flops=0, rule="~ forward (assumed)")
 

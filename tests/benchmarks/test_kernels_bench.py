@@ -29,7 +29,7 @@ def test_layer(benchmark, bench_layer) -> None:
         "model": bench_layer.model, "batch": bench_layer.batch, "layer": layer.name, "op_type": layer.op_type,
         "kernel": runner.kernel, "input_shapes": [list(s) for s in layer.input_shapes],
         "macs": layer.macs, "flops": layer.flops, "bytes_read": layer.bytes_read,
-        "bytes_written": layer.bytes_written, "weight_bytes": layer.weight_bytes, "shared_with": bench_layer.also,
+        "bytes_written": layer.bytes_written, "weight_bytes": layer.weight_bytes_read, "shared_with": bench_layer.also,
     })
     out = benchmark(runner)
     assert out.shape == tuple(layer.output_shapes[0])

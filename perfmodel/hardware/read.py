@@ -1,63 +1,6 @@
-"""Hardware specs: one TOML file per machine, one loader, presets in `perfmodel/hw/`.
+"""Read and validate hardware spec files (TOML): presets by name, user files by path.
 
-The roofline model reads `HardwareSpec.peak_flops` and `mem_bandwidth`; the accelerator model reads
-`HardwareSpec.accelerator`. `load_spec("a100")` finds a preset (file stem in perfmodel/hw/, case
-and `-`/`_` insensitive); `load_spec("my-cpu.toml")` reads a user file, e.g. the output of
-`python -m perfmodel calibrate -o my-cpu.toml`. `spec_to_toml(spec)` writes a spec back, and
-`load_spec` reads that file to an equal spec (`spec_from_toml(text)` does the same for a string).
-
-Spec file schema
-----------------
-Every number carries its unit in its key name: `<quantity>_<unit>`, e.g. `mem_bandwidth_GBps = 64`.
-Values are plain TOML numbers (a string such as "64 GB/s" is rejected: the unit is in the key),
-read as the decimal written: `clock_GHz = 0.98` is exactly 0.98e9 Hz.
-Give each quantity once, in any one of its units:
-
-    bandwidth   <q>_Bps, <q>_MBps, <q>_GBps, <q>_TBps    (decimal: 1 GBps = 1e9 bytes/s)
-    frequency   <q>_Hz, <q>_MHz, <q>_GHz                  (decimal)
-    size        <q>_bytes, <q>_KiB, <q>_MiB, <q>_GiB      (binary: 1 KiB = 1024 bytes; whole bytes)
-    peak rate   [peak_FLOPS], [peak_GFLOPS], [peak_TFLOPS] tables, one number per dtype
-                (operations/s; for int8 read "OPS": 1 TFLOPS of int8 = 1e12 int8 ops/s)
-
-A processor (CPU, GPU) spec:
-
-    name = "a100"                 # optional; defaults to the file's stem
-    description = "..."           # required, one line
-    source = "..."                # required: datasheet, paper, exercise, or `perfmodel calibrate`
-    mem_bandwidth_GBps = 1555     # required: DRAM/HBM bandwidth
-    cores = 108                   # optional, a positive integer (SMs for a GPU)
-    clock_GHz = 1.41              # optional
-
-    [peak_TFLOPS]                 # required: FLOP/s per dtype; dtypes are perfmodel's
-    fp32 = 19.5                   #   fp32, fp16, bf16, int8 (see perfmodel.record)
-    fp16 = 312
-
-    [[cache]]                     # optional, repeated, innermost level first
-    name = "L2"
-    size_MiB = 40
-    bandwidth_GBps = 5000         # optional
-
-An accelerator spec replaces `mem_bandwidth_*`, `clock_*` and `[peak_*]` with one `[accelerator]`
-table; its peak is derived, never typed twice: peak = 2 x macs_per_cycle x clock for `dtype` and
-each of `extra_dtypes`, its memory bandwidth is `dram_bandwidth_*`, its clock the array's clock.
-
-    [accelerator]
-    mac_rows = 16                 # MAC array rows x cols; or `macs_per_cycle = 256` alone (rows = 1)
-    mac_cols = 16
-    clock_GHz = 1
-    dtype = "fp32"                # the array's native dtype
-    extra_dtypes = ["int8"]       # optional: dtypes it also runs at the same MAC rate
-    weight_buffer_KiB = 256       # on-chip buffers (required, > 0)
-    input_buffer_KiB = 64
-    output_buffer_KiB = 64
-    dram_bandwidth_GBps = 64
-    double_buffering = true       # required: DRAM transfers overlap compute
-    dataflow = "weight-stationary"   # required: "weight-stationary" or "output-stationary"
-    systolic = false              # optional (default false): count array fill/drain cycles
-
-Any missing required field, non-positive number, unknown key (typo), unknown dtype, wrong type or
-wrong unit raises `PerfmodelError` with one line naming the file and the field. The commented preset
-`perfmodel/hw/seed-npu.toml` shows the accelerator form, `perfmodel/hw/a100.toml` the processor form.
+Every error is one line naming the file and the field (the schema: `perfmodel.hardware`).
 """
 
 from __future__ import annotations
@@ -65,174 +8,19 @@ from __future__ import annotations
 import difflib
 import math
 import tomllib
-import types
-from dataclasses import dataclass, field
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Mapping
 
+from perfmodel.accel.dataflow import DATAFLOWS
 from perfmodel.errors import PerfmodelError
+from perfmodel.hardware.spec import (
+    PRESET_DIR, RATE_UNITS, UNITS_OF_KIND, AcceleratorSpec, CacheLevel, HardwareSpec,
+)
 from perfmodel.record import DTYPE_BYTES
 
-PRESET_DIR = Path(__file__).resolve().parent / "hw"
 
-# Unit suffix -> base units per unit (bytes/s, Hz, bytes, FLOP/s). A file's number is read as the
-# decimal it is written as, times the scale, rounded once: `clock_GHz = 0.98` is exactly 0.98e9.
-BANDWIDTH_UNITS: dict[str, int] = {"TBps": 10**12, "GBps": 10**9, "MBps": 10**6, "Bps": 1}
-FREQUENCY_UNITS: dict[str, int] = {"GHz": 10**9, "MHz": 10**6, "Hz": 1}
-SIZE_UNITS: dict[str, int] = {"GiB": 1 << 30, "MiB": 1 << 20, "KiB": 1 << 10, "bytes": 1}
-RATE_UNITS: dict[str, int] = {"TFLOPS": 10**12, "GFLOPS": 10**9, "FLOPS": 1}
-
-_KIND_UNITS: dict[str, Mapping[str, int]] = {
-    "bandwidth": BANDWIDTH_UNITS,
-    "frequency": FREQUENCY_UNITS,
-    "size": SIZE_UNITS,
-    "rate": RATE_UNITS,
-}
-
-DATAFLOWS = ("weight-stationary", "output-stationary")
-
-
-# --------------------------------------------------------------------------------------------------
-# Data
-
-
-@dataclass(frozen=True)
-class CacheLevel:
-    """One level of a processor's memory hierarchy (or an on-chip memory)."""
-
-    name: str
-    size_bytes: int
-    bandwidth: float | None = None  # bytes/s, when known
-
-
-@dataclass(frozen=True)
-class AcceleratorSpec:
-    """A MAC array with on-chip buffers, as the accelerator model sees it."""
-
-    mac_rows: int
-    mac_cols: int
-    clock_hz: float
-    dtype: str
-    weight_buffer_bytes: int
-    input_buffer_bytes: int
-    output_buffer_bytes: int
-    dram_bandwidth: float  # bytes/s
-    double_buffering: bool
-    dataflow: str  # "weight-stationary" | "output-stationary"
-    systolic: bool = False  # count fill/drain of the array
-    extra_dtypes: tuple[str, ...] = ()  # dtypes also run at the same MAC rate
-
-    @property
-    def macs_per_cycle(self) -> int:
-        return self.mac_rows * self.mac_cols
-
-    @property
-    def peak_macs(self) -> float:
-        """MACs per second."""
-        return self.macs_per_cycle * self.clock_hz
-
-    @property
-    def peak_flops(self) -> float:
-        """2 FLOPs (multiply + add) per MAC per cycle."""
-        return 2.0 * self.macs_per_cycle * self.clock_hz
-
-    @property
-    def dtypes(self) -> tuple[str, ...]:
-        return (self.dtype, *self.extra_dtypes)
-
-    @property
-    def buffer_bytes(self) -> int:
-        return self.weight_buffer_bytes + self.input_buffer_bytes + self.output_buffer_bytes
-
-
-@dataclass(frozen=True)
-class HardwareSpec:
-    """A machine for the roofline (peak_flops, mem_bandwidth) and, if it has one, the accelerator model."""
-
-    name: str
-    description: str
-    source: str
-    peak_flops: Mapping[str, float]  # FLOP/s (ops/s for int8) per perfmodel dtype name
-    mem_bandwidth: float  # bytes/s (DRAM bandwidth of an accelerator)
-    cores: int | None = None
-    clock_hz: float | None = None
-    caches: tuple[CacheLevel, ...] = ()
-    accelerator: AcceleratorSpec | None = None
-    path: Path | None = field(default=None, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "peak_flops", types.MappingProxyType(dict(self.peak_flops)))
-        object.__setattr__(self, "caches", tuple(self.caches))
-
-    def __hash__(self) -> int:
-        return hash((self.name, self.description, self.source, tuple(self.peak_flops.items()),
-                     self.mem_bandwidth, self.cores, self.clock_hz, self.caches, self.accelerator))
-
-    @property
-    def dtypes(self) -> tuple[str, ...]:
-        return tuple(self.peak_flops)
-
-    def peak(self, dtype: str) -> float:
-        """Peak FLOP/s for `dtype`; PerfmodelError if this spec gives none."""
-        if dtype not in DTYPE_BYTES:
-            raise PerfmodelError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPE_BYTES)}")
-        try:
-            return self.peak_flops[dtype]
-        except KeyError:
-            have = ", ".join(self.peak_flops) or "none"
-            raise PerfmodelError(
-                f"hardware {self.name!r} has no peak for dtype {dtype!r} (it gives: {have})"
-            ) from None
-
-    def ridge_point(self, dtype: str) -> float:
-        """Arithmetic intensity (FLOP/byte) where the roofline turns: peak / memory bandwidth."""
-        return self.peak(dtype) / self.mem_bandwidth
-
-
-# --------------------------------------------------------------------------------------------------
-# Human units (shared by `hw show`, `hw list`, calibrate and reports)
-
-
-def _num(v: float) -> str:
-    return f"{v:.4g}" if abs(v) < 1e4 else f"{v:.0f}"
-
-
-def _prefixed(x: float, steps: tuple[tuple[str, float], ...], unit: str) -> str:
-    """x in the largest step it reaches (`steps` largest first), else in plain `unit`."""
-    for prefix, scale in steps:
-        if abs(x) >= scale:
-            return f"{_num(x / scale)} {prefix}"
-    return f"{_num(x)} {unit}"
-
-
-def format_flops(x: float, dtype: str | None = None) -> str:
-    """19.5e12 -> '19.5 TFLOP/s'; int8 rates read 'TOP/s'."""
-    op = "OP/s" if dtype == "int8" else "FLOP/s"
-    steps = (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3))
-    return _prefixed(x, tuple((prefix + op, scale) for prefix, scale in steps), op)
-
-
-def format_bandwidth(x: float) -> str:
-    """1555e9 -> '1555 GB/s', 3.35e12 -> '3350 GB/s' (GB/s from 1 GB/s up, so tables compare)."""
-    return _prefixed(x, (("GB/s", 1e9), ("MB/s", 1e6), ("kB/s", 1e3)), "B/s")
-
-
-def format_bytes(n: float) -> str:
-    """262144 -> '256 KiB', 25165824 -> '24 MiB' (binary prefixes)."""
-    return _prefixed(n, (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)), "B")
-
-
-def format_hz(x: float) -> str:
-    """1e9 -> '1 GHz', 7e8 -> '700 MHz'."""
-    return _prefixed(x, (("GHz", 1e9), ("MHz", 1e6), ("kHz", 1e3)), "Hz")
-
-
-# --------------------------------------------------------------------------------------------------
-# Loading
-
-
-def _decimal(x: int | float | Decimal) -> Decimal:
+def decimal_of(x: int | float | Decimal) -> Decimal:
     """A number as a decimal: Decimal and int as they are, a float as its shortest repr."""
     if isinstance(x, (Decimal, int)):
         return Decimal(x)
@@ -379,14 +167,14 @@ class _Reader:
         """Reject unknown keys: `plain` keys as is, `quantities` base -> kind take a unit suffix."""
         allowed = set(plain)
         for base, kind in quantities.items():
-            allowed.update(f"{base}_{unit}" for unit in _KIND_UNITS[kind])
+            allowed.update(f"{base}_{unit}" for unit in UNITS_OF_KIND[kind])
         for key in table:
             if key in allowed:
                 continue
             where = f"{prefix}{key}"
             for base in sorted(quantities, key=len, reverse=True):
                 kind = quantities[base]
-                choices = ", ".join(f"{base}_{u}" for u in _KIND_UNITS[kind])
+                choices = ", ".join(f"{base}_{u}" for u in UNITS_OF_KIND[kind])
                 if key == base:
                     raise self.fail(f"field '{where}' needs a unit in its name: one of {choices}")
                 if key.startswith(base + "_"):
@@ -399,7 +187,7 @@ class _Reader:
     def quantity(self, table: Mapping[str, Any], prefix: str, base: str, kind: str,
                  required: bool) -> float | None:
         """The value of `<base>_<unit>` in base units (bytes/s, Hz, bytes, FLOP/s)."""
-        units = _KIND_UNITS[kind]
+        units = UNITS_OF_KIND[kind]
         given = [u for u in units if f"{base}_{u}" in table]
         if len(given) > 1:
             both = " and ".join(f"'{prefix}{base}_{u}'" for u in given)
@@ -410,7 +198,7 @@ class _Reader:
                 raise self.fail(f"missing field '{prefix}{base}_<unit>' (one of {choices})")
             return None
         key = f"{base}_{given[0]}"
-        value = _decimal(self.positive_number(prefix + key, table[key])) * units[given[0]]
+        value = decimal_of(self.positive_number(prefix + key, table[key])) * units[given[0]]
         if kind == "size":
             if value != value.to_integral_value():
                 raise self.fail(f"field '{prefix}{key}' must be a whole number of bytes, got {table[key]!r}")
@@ -475,7 +263,7 @@ class _Reader:
             if dtype not in DTYPE_BYTES:
                 raise self.fail(f"field '{key}.{dtype}': unknown dtype {dtype!r}; "
                                 f"choose one of {', '.join(DTYPE_BYTES)}")
-            peak[dtype] = float(_decimal(self.positive_number(f"{key}.{dtype}", value)) * RATE_UNITS[given[0]])
+            peak[dtype] = float(decimal_of(self.positive_number(f"{key}.{dtype}", value)) * RATE_UNITS[given[0]])
         return peak
 
     def caches(self, value: Any) -> tuple[CacheLevel, ...]:
@@ -537,99 +325,3 @@ class _Reader:
             extra_dtypes=extra,
         )
 
-
-# --------------------------------------------------------------------------------------------------
-# Writing
-
-
-def _toml_str(s: str) -> str:
-    out = []
-    for ch in s:
-        if ch == '"' or ch == "\\":
-            out.append("\\" + ch)
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{ord(ch):04X}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
-
-
-def _number(x: float | int, scale: int) -> str:
-    """`x / scale` as a TOML number that reads back, times `scale`, to exactly `x`.
-
-    Works in decimal: `repr(x)` is the shortest decimal that is `x`, and dividing it by a power of
-    ten (or two) is exact, so `17.12e9` is written `17.12` in GBps.
-    """
-    with localcontext() as ctx:
-        ctx.prec = 80
-        d = (_decimal(x) / scale).normalize()
-    if d == d.to_integral_value() and abs(d) < 2**53:
-        return str(int(d))
-    text = format(d, "f")
-    return text if len(text) <= 24 else format(d, "e")
-
-
-def _pick_unit(values: list[float | int], units: Mapping[str, int]) -> str:
-    """The unit that writes `values` shortest (values >= 1 only; the larger unit on a tie)."""
-    best = None
-    for unit, scale in units.items():
-        if scale != 1 and min(values) < scale:
-            continue
-        key = (sum(len(_number(v, scale)) for v in values), -scale)
-        if best is None or key < best[0]:
-            best = (key, unit)
-    return best[1]
-
-
-def _quantity_line(base: str, value: float | int, units: Mapping[str, int]) -> str:
-    unit = _pick_unit([value], units)
-    return f"{base}_{unit} = {_number(value, units[unit])}"
-
-
-def spec_to_toml(spec: HardwareSpec, header: str = "") -> str:
-    """The spec as a TOML file that `load_spec` reads back to an equal spec.
-
-    Human units where they are exact (64 GBps, 256 KiB), base units otherwise. `header` becomes a
-    leading comment block.
-    """
-    lines = [f"# {line}".rstrip() for line in header.splitlines()]
-    lines += [f"name = {_toml_str(spec.name)}",
-              f"description = {_toml_str(spec.description)}",
-              f"source = {_toml_str(spec.source)}"]
-    if spec.cores is not None:
-        lines.append(f"cores = {int(spec.cores)}")
-    acc = spec.accelerator
-    if acc is None:
-        lines.append(_quantity_line("mem_bandwidth", spec.mem_bandwidth, BANDWIDTH_UNITS))
-        if spec.clock_hz is not None:
-            lines.append(_quantity_line("clock", spec.clock_hz, FREQUENCY_UNITS))
-        unit = _pick_unit(list(spec.peak_flops.values()), RATE_UNITS)
-        lines += ["", f"[peak_{unit}]"]
-        lines += [f"{dt} = {_number(v, RATE_UNITS[unit])}" for dt, v in spec.peak_flops.items()]
-    else:
-        derived = {dt: acc.peak_flops for dt in acc.dtypes}
-        if (dict(spec.peak_flops) != derived or spec.mem_bandwidth != acc.dram_bandwidth
-                or spec.clock_hz != acc.clock_hz):
-            raise ValueError(f"spec {spec.name!r}: peak_flops, mem_bandwidth and clock_hz must be the ones "
-                             "derived from its accelerator to be written as TOML")
-    for level in spec.caches:
-        lines += ["", "[[cache]]", f"name = {_toml_str(level.name)}",
-                  _quantity_line("size", level.size_bytes, SIZE_UNITS)]
-        if level.bandwidth is not None:
-            lines.append(_quantity_line("bandwidth", level.bandwidth, BANDWIDTH_UNITS))
-    if acc is not None:
-        lines += ["", "[accelerator]",
-                  f"mac_rows = {acc.mac_rows}",
-                  f"mac_cols = {acc.mac_cols}",
-                  _quantity_line("clock", acc.clock_hz, FREQUENCY_UNITS),
-                  f"dtype = {_toml_str(acc.dtype)}"]
-        if acc.extra_dtypes:
-            lines.append(f"extra_dtypes = [{', '.join(_toml_str(d) for d in acc.extra_dtypes)}]")
-        lines += [_quantity_line("weight_buffer", acc.weight_buffer_bytes, SIZE_UNITS),
-                  _quantity_line("input_buffer", acc.input_buffer_bytes, SIZE_UNITS),
-                  _quantity_line("output_buffer", acc.output_buffer_bytes, SIZE_UNITS),
-                  _quantity_line("dram_bandwidth", acc.dram_bandwidth, BANDWIDTH_UNITS),
-                  f"double_buffering = {str(acc.double_buffering).lower()}",
-                  f"dataflow = {_toml_str(acc.dataflow)}",
-                  f"systolic = {str(acc.systolic).lower()}"]
-    return "\n".join(lines) + "\n"

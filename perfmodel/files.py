@@ -1,0 +1,78 @@
+"""Every file perfmodel writes goes through here: a temp file in the target folder, renamed into place.
+
+So a failed or interrupted write (full disk, a crash, Ctrl-C) never leaves a partial file and never
+destroys the previous one, and no output may overwrite one of the run's own inputs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from perfmodel.errors import PerfmodelError
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def check_not_input(output: str | os.PathLike, inputs: tuple[str | os.PathLike | None, ...]) -> None:
+    """PerfmodelError when `output` names the same file as one of `inputs` (a model, a spec)."""
+    out = Path(output)
+    for given in inputs:
+        if given is None or not Path(given).exists():
+            continue
+        with contextlib.suppress(OSError):
+            if out.exists() and os.path.samefile(out, given):
+                raise PerfmodelError(f"-o {str(output)!r} is an input of this run ({given}); "
+                                     f"choose another output file")
+
+
+@contextlib.contextmanager
+def replacing(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
+    """Yield a temp path beside `path`; when the block succeeds, rename it onto `path` (atomic on POSIX).
+
+    On any error the temp file is removed and `path` is left as it was. `suffix` keeps the file
+    ending for writers that look at it (matplotlib picks the format from it).
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise PerfmodelError(f"cannot write {str(path)!r}: it is a directory; give a file name")
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise PerfmodelError(f"cannot write {str(path)!r}: folder {str(folder)!r} does not exist")
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or ".tmp", dir=folder)
+    except OSError as exc:
+        raise PerfmodelError(f"cannot write {str(path)!r}: {_why(exc)}") from None
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise PerfmodelError(f"cannot write {str(path)!r}: {_why(exc)}") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
+    """Write `data` (text as UTF-8) to `path` through a temp file and a rename."""
+    payload = data.encode() if isinstance(data, str) else data
+    with replacing(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

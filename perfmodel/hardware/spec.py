@@ -1,0 +1,127 @@
+"""Hardware spec data: the frozen classes every model reads, and the unit scales of the TOML schema.
+
+The schema itself (keys, units, which fields are required) is documented in `perfmodel.hardware`.
+"""
+
+from __future__ import annotations
+
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from perfmodel.errors import PerfmodelError
+from perfmodel.record import DTYPE_BYTES
+
+PRESET_DIR = Path(__file__).resolve().parent.parent / "hw"
+
+# Unit suffix -> base units per unit (bytes/s, Hz, bytes, FLOP/s). A file's number is read as the
+# decimal it is written as, times the scale, rounded once: `clock_GHz = 0.98` is exactly 0.98e9.
+BANDWIDTH_UNITS: dict[str, int] = {"TBps": 10**12, "GBps": 10**9, "MBps": 10**6, "Bps": 1}
+FREQUENCY_UNITS: dict[str, int] = {"GHz": 10**9, "MHz": 10**6, "Hz": 1}
+SIZE_UNITS: dict[str, int] = {"GiB": 1 << 30, "MiB": 1 << 20, "KiB": 1 << 10, "bytes": 1}
+RATE_UNITS: dict[str, int] = {"TFLOPS": 10**12, "GFLOPS": 10**9, "FLOPS": 1}
+
+UNITS_OF_KIND: dict[str, Mapping[str, int]] = {
+    "bandwidth": BANDWIDTH_UNITS,
+    "frequency": FREQUENCY_UNITS,
+    "size": SIZE_UNITS,
+    "rate": RATE_UNITS,
+}
+
+
+# --------------------------------------------------------------------------------------------------
+# Data
+
+
+@dataclass(frozen=True)
+class CacheLevel:
+    """One level of a processor's memory hierarchy (or an on-chip memory)."""
+
+    name: str
+    size_bytes: int
+    bandwidth: float | None = None  # bytes/s, when known
+
+
+@dataclass(frozen=True)
+class AcceleratorSpec:
+    """A MAC array with on-chip buffers, as the accelerator model sees it."""
+
+    mac_rows: int
+    mac_cols: int
+    clock_hz: float
+    dtype: str
+    weight_buffer_bytes: int
+    input_buffer_bytes: int
+    output_buffer_bytes: int
+    dram_bandwidth: float  # bytes/s
+    double_buffering: bool
+    dataflow: str  # "weight-stationary" | "output-stationary"
+    systolic: bool = False  # count fill/drain of the array
+    extra_dtypes: tuple[str, ...] = ()  # dtypes also run at the same MAC rate
+
+    @property
+    def macs_per_cycle(self) -> int:
+        return self.mac_rows * self.mac_cols
+
+    @property
+    def peak_macs(self) -> float:
+        """MACs per second."""
+        return self.macs_per_cycle * self.clock_hz
+
+    @property
+    def peak_flops(self) -> float:
+        """2 FLOPs (multiply + add) per MAC per cycle."""
+        return 2.0 * self.macs_per_cycle * self.clock_hz
+
+    @property
+    def dtypes(self) -> tuple[str, ...]:
+        return (self.dtype, *self.extra_dtypes)
+
+    @property
+    def buffer_bytes(self) -> int:
+        return self.weight_buffer_bytes + self.input_buffer_bytes + self.output_buffer_bytes
+
+
+@dataclass(frozen=True)
+class HardwareSpec:
+    """A machine for the roofline (peak_flops, mem_bandwidth) and, if it has one, the accelerator model."""
+
+    name: str
+    description: str
+    source: str
+    peak_flops: Mapping[str, float]  # FLOP/s (ops/s for int8) per perfmodel dtype name
+    mem_bandwidth: float  # bytes/s (DRAM bandwidth of an accelerator)
+    cores: int | None = None
+    clock_hz: float | None = None
+    caches: tuple[CacheLevel, ...] = ()
+    accelerator: AcceleratorSpec | None = None
+    path: Path | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "peak_flops", types.MappingProxyType(dict(self.peak_flops)))
+        object.__setattr__(self, "caches", tuple(self.caches))
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.description, self.source, tuple(self.peak_flops.items()),
+                     self.mem_bandwidth, self.cores, self.clock_hz, self.caches, self.accelerator))
+
+    @property
+    def dtypes(self) -> tuple[str, ...]:
+        return tuple(self.peak_flops)
+
+    def peak(self, dtype: str) -> float:
+        """Peak FLOP/s for `dtype`; PerfmodelError if this spec gives none."""
+        if dtype not in DTYPE_BYTES:
+            raise PerfmodelError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPE_BYTES)}")
+        try:
+            return self.peak_flops[dtype]
+        except KeyError:
+            have = ", ".join(self.peak_flops) or "none"
+            raise PerfmodelError(
+                f"hardware {self.name!r} has no peak for dtype {dtype!r} (it gives: {have})"
+            ) from None
+
+    def ridge_point(self, dtype: str) -> float:
+        """Arithmetic intensity (FLOP/byte) where the roofline turns: peak / memory bandwidth."""
+        return self.peak(dtype) / self.mem_bandwidth
