@@ -8,7 +8,7 @@ import pytest
 
 from perfmodel.accel.layer_spec import parse_layer
 from perfmodel.errors import PerfmodelError
-from tests.test_cli import assert_one_line_error, perfmodel
+from tests.conftest import assert_one_line_error, perfmodel
 
 
 def test_accel_table_with_baseline():

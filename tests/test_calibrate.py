@@ -14,6 +14,7 @@ import pytest
 
 from perfmodel import calibrate
 from perfmodel.hardware import CacheLevel, load_spec, spec_from_toml, spec_to_toml
+from tests.conftest import perfmodel
 
 ROOT = Path(__file__).resolve().parent.parent
 KiB, MiB = 1024, 1024 * 1024
@@ -114,7 +115,7 @@ def test_report_lists_every_figure():
 
 def test_cli_rejects_bad_options(tmp_path):
     for args in (["--repeats", "0"], ["-o", str(tmp_path / "no" / "dir" / "x.toml")], ["-o", str(tmp_path)]):
-        out = cli("calibrate", "--quick", *args, timeout=60)
+        out = perfmodel("calibrate", "--quick", *args)
         assert out.returncode != 0 and "Traceback" not in out.stderr
         assert out.stderr.strip().splitlines()[-1].startswith("perfmodel: error: ")
 
@@ -131,6 +132,7 @@ def test_cli_calibrate_quick_writes_a_loadable_spec(tmp_path):
     spec = load_spec(str(path))
     assert spec.name == "this-cpu"
     assert spec.peak("fp32") > 0 and spec.mem_bandwidth > 0 and spec.ridge_point("fp32") > 0
+    assert spec.caches, "calibrate found no cache level"  # all() below would pass on none
     assert all(level.size_bytes > 0 for level in spec.caches)
     assert all(level.bandwidth is None or level.bandwidth > 0 for level in spec.caches)
     shown = cli("hw", "show", str(path), timeout=60)

@@ -11,21 +11,10 @@ import sys
 import pytest
 
 import models_onnx
+from tests.conftest import assert_one_line_error, perfmodel, perfmodel_process
 from tests.onnx_graphs import torch_legacy_style
 
 
-def perfmodel(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "perfmodel", *map(str, args)], capture_output=True, text=True,
-                          timeout=120, cwd=cwd)
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("perfmodel: error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 def analyze_macs(name: str) -> int:
@@ -35,7 +24,7 @@ def analyze_macs(name: str) -> int:
 
 
 def test_help_everywhere() -> None:
-    top = perfmodel("--help")
+    top = perfmodel_process("--help")
     assert top.returncode == 0 and "analyze" in top.stdout and "examples:" in top.stdout
     for sub in (["analyze"], ["zoo"], ["zoo", "export"]):
         result = perfmodel(*sub, "--help")
@@ -43,7 +32,7 @@ def test_help_everywhere() -> None:
 
 
 def test_analyze_table_names_conventions_and_totals() -> None:
-    result = perfmodel("analyze", "alexnet")
+    result = perfmodel_process("analyze", "alexnet")
     assert result.returncode == 0, result.stderr
     assert "MAC = one multiply-accumulate" in result.stdout
     assert "61,100,840" in result.stdout and "714,188,480" in result.stdout

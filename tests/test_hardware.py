@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from perfmodel.errors import PerfmodelError
+from tests.conftest import perfmodel
 from perfmodel.units import binary, byte_rate, flop_rate
 from perfmodel.hardware import (
     AcceleratorSpec,
@@ -354,9 +353,8 @@ def test_spec_to_toml_round_trip(spec):
 # CLI
 
 
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "perfmodel", *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=120)
+def cli(*args: str):
+    return perfmodel(*args, cwd=ROOT)
 
 
 def test_cli_hw_list():

@@ -15,7 +15,7 @@ from perfmodel.hardware import CacheLevel, load_spec
 from perfmodel.plots import roofline_figure, save_figure
 from perfmodel.roofline import predict
 from perfmodel.walk import analyze_model
-from tests.test_cli import perfmodel
+from tests.conftest import perfmodel
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

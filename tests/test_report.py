@@ -10,24 +10,20 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from perfmodel.hardware import load_spec
-from perfmodel.report.build import SECTIONS, ReportOptions, build_report
+from perfmodel.report.build import ReportOptions, build_report
+from perfmodel.report.document import SECTIONS
+from tests.conftest import perfmodel
 from perfmodel.roofline import predict
 from perfmodel.walk import analyze_model
 
 MODELS = ("lenet5", "alexnet")
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
-
-
-def perfmodel(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "perfmodel", *map(str, args)], capture_output=True, text=True,
-                          timeout=300)
 
 
 @pytest.fixture(scope="module")

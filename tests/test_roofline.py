@@ -16,7 +16,7 @@ from perfmodel.hardware import HardwareSpec, load_spec
 from perfmodel.record import LayerCost, ModelCost
 from perfmodel.roofline import predict, predict_layer, prediction_dict
 from perfmodel.walk import analyze_model
-from tests.test_cli import assert_one_line_error, perfmodel
+from tests.conftest import assert_one_line_error, perfmodel
 
 P, W = 512e9, 64e9
 

@@ -7,11 +7,11 @@ import tomllib
 import pytest
 
 from perfmodel.accel import simulate
-from perfmodel.accel.baseline import roofline_time, time_model
+from perfmodel.accel.baseline import time_model
 from perfmodel.accel.speedup import fc_bound, format_speedup, speedup_tables
 from perfmodel.hardware import PRESET_DIR, load_spec, spec_from_dict
 from perfmodel.walk import analyze_model
-from tests.test_cli import assert_one_line_error, perfmodel
+from tests.conftest import assert_one_line_error, perfmodel
 
 
 def test_exercise_6_3_fc_speedup_is_set_by_bandwidth():
@@ -42,7 +42,7 @@ def test_roofline_baseline_is_max_of_compute_and_memory_time():
     expected = sum(max(l.flops / 19.5e12, l.bytes_total / 1555e9) for l in cost.layers
                    if l.supported and not l.is_view)
     assert timing.method == "roofline" and timing.time_s == pytest.approx(expected)
-    assert roofline_time(cost.layers[0], a100) == pytest.approx(max(cost.layers[0].flops / 19.5e12,
+    assert timing.layer_times[0] == pytest.approx(max(cost.layers[0].flops / 19.5e12,
                                                                      cost.layers[0].bytes_total / 1555e9))
 
 

@@ -18,7 +18,7 @@ from perfmodel.record import LayerCost, ModelCost
 from perfmodel.roofline import predict
 from perfmodel.validate import (ClassFit, Shape, distinct_shapes, fit_class, kernel_timer, parse_classes,
                                 validate)
-from tests.test_cli import assert_one_line_error, perfmodel
+from tests.conftest import assert_one_line_error, perfmodel
 
 # peak 1 GFLOP/s and 1 GB/s: a layer's roofline terms are F/P = flops x 1 ns and B/W = bytes x 1 ns.
 HW = HardwareSpec(name="unit", description="test", source="test", peak_flops={"fp32": 1e9}, mem_bandwidth=1e9)

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from perfmodel.accel.results import AccelResult
 from perfmodel.accel.model import simulate
 from perfmodel.hardware import HardwareSpec
-from perfmodel.record import LayerCost, ModelCost
+from perfmodel.record import ModelCost
+from perfmodel.roofline import predict
 
 ACCELERATOR_MODEL = "accelerator model"
 ROOFLINE = "roofline"
@@ -32,22 +33,15 @@ class ModelTiming:
         return sum(self.layer_times)
 
 
-def roofline_time(layer: LayerCost, spec: HardwareSpec) -> float:
-    """time = max(FLOPs / peak(dtype), bytes / memory bandwidth); each operand moved once (the roofline)."""
-    if not layer.supported or layer.is_view:
-        return 0.0
-    return max(layer.flops / spec.peak(layer.dtype), layer.bytes_total / spec.mem_bandwidth)
-
-
 def time_model(cost: ModelCost, spec: HardwareSpec) -> ModelTiming:
     """Per-layer times of `cost` on `spec`, by the accelerator model or the roofline."""
     if spec.accelerator is not None:
         result = simulate(cost, spec)
         return ModelTiming(cost.model, spec.name, ACCELERATOR_MODEL, result.dtype,
                            tuple(layer.time_s for layer in result.layers), result)
-    spec.peak(cost.dtype)  # a clear error now if the processor has no peak for this dtype
+    prediction = predict(cost, spec)  # PerfmodelError if the processor has no peak for this dtype
     return ModelTiming(cost.model, spec.name, ROOFLINE, cost.dtype,
-                       tuple(roofline_time(layer, spec) for layer in cost.layers))
+                       tuple(lp.time_s or 0.0 for lp in prediction.layers))  # unknown layers: not counted
 
 
 def ratio(baseline_s: float, time_s: float) -> float | None:

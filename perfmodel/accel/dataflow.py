@@ -12,7 +12,8 @@ A dataflow fixes two things the tiling search then works within:
   any two GEMM dims onto rows x cols, or all rows x cols lanes on one dim (one 256-wide dot
   product); the search takes the mapping with the fewest cycles for each tile.
 
-New dataflows (input-stationary, row-stationary...) are one more `Dataflow` in `DATAFLOWS`.
+New dataflows (input-stationary, row-stationary...) are one more `Dataflow` in `DATAFLOWS`: the
+spec loader and the tiling search take their names and loop orders from there alone.
 """
 
 from __future__ import annotations

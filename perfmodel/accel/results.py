@@ -65,8 +65,9 @@ class LayerSchedule:
 @dataclass(frozen=True)
 class LayerResult:
     """One layer on the accelerator. Cycles are the array's clock cycles (floats: memory cycles are
-    bytes / bandwidth x clock). `kind`: gemm (conv/FC on the array), vector (element-wise work),
-    view (moves nothing), unknown (no cost rule: not counted)."""
+    bytes / bandwidth x clock). `kind`: gemm (conv/FC tiled on the array), mac (a MAC op with no
+    GEMM view, run at the array's peak), vector (element-wise work), view (moves nothing), unknown
+    (no cost rule: not counted)."""
 
     name: str
     op_type: str

@@ -49,30 +49,67 @@ class SpeedupTable:
         return next(c.baseline_s for c in self.cells if c.model == model)
 
 
+def machine_labels(machines: Sequence[HardwareSpec]) -> tuple[list[str], list[str]]:
+    """A distinct column label per distinct spec: its name, or where two specs share a name, the name
+    and its file. Returns (labels, notes saying which names collided)."""
+    by_name: dict[str, list[HardwareSpec]] = {}
+    for spec in machines:
+        if spec not in by_name.setdefault(spec.name, []):
+            by_name[spec.name].append(spec)
+    labels, notes = [], []
+    for spec in machines:
+        alike = by_name[spec.name]
+        if len(alike) == 1:
+            labels.append(spec.name)
+            continue
+        where = str(spec.path) if spec.path is not None else f"#{alike.index(spec) + 1}"
+        labels.append(f"{spec.name} ({where})")
+        note = f"{len(alike)} different specs are named {spec.name!r}: their columns are labelled by file"
+        if note not in notes:
+            notes.append(note)
+    return labels, notes
+
+
 def speedup_tables(costs: Sequence[ModelCost], specs: Sequence[HardwareSpec], baselines: Sequence[HardwareSpec],
                    progress: Callable[[str], None] | None = None) -> list[SpeedupTable]:
-    """One table per baseline; each (model, machine) is timed once and shared by all tables."""
+    """One table per baseline; each (model, machine) is timed once and shared by all tables.
+
+    Machines are told apart by their whole spec, not their name: two specs named alike (two
+    `this-cpu.toml` in different folders) are two columns, labelled by file, never one overwriting
+    the other.
+    """
     say = progress or (lambda _msg: None)
-    machines = list(specs) + [b for b in baselines if b not in specs]
-    timings: dict[tuple[int, str], ModelTiming] = {}
+    machines: list[HardwareSpec] = []
+    for spec in (*specs, *baselines):
+        if spec not in machines:
+            machines.append(spec)
+    labels, notes = machine_labels(machines)
+    label = dict(zip(range(len(machines)), labels))
+    timings: dict[tuple[int, int], ModelTiming] = {}
     steps = len(costs) * len(machines)
     for i, cost in enumerate(costs):
         for j, spec in enumerate(machines):
-            say(f"{cost.model} on {spec.name} ({i * len(machines) + j + 1}/{steps})")
-            timings[i, spec.name] = time_model(cost, spec)
-    notes: list[str] = []
+            say(f"{cost.model} on {label[j]} ({i * len(machines) + j + 1}/{steps})")
+            timings[i, j] = time_model(cost, spec)
     for timing in timings.values():
         for note in timing.accel.notes if timing.accel else ():
             if note not in notes:
                 notes.append(note)
     tables = []
+    columns = [machines.index(s) for s in specs]
     for base in baselines:
-        cells = tuple(SpeedupCell(cost.model, spec.name, timings[i, spec.name].time_s,
-                                  timings[i, base.name].time_s, timings[i, spec.name].dtype)
-                      for i, cost in enumerate(costs) for spec in specs)
-        tables.append(SpeedupTable(base.name, timings[0, base.name].method, tuple(c.model for c in costs),
-                                   tuple(s.name for s in specs), cells, tuple(notes)))
+        b = machines.index(base)
+        cells = tuple(SpeedupCell(cost.model, label[j], timings[i, j].time_s, timings[i, b].time_s,
+                                  timings[i, j].dtype)
+                      for i, cost in enumerate(costs) for j in columns)
+        tables.append(SpeedupTable(label[b], timings[0, b].method, tuple(c.model for c in costs),
+                                   tuple(label[j] for j in columns), cells, tuple(notes)))
     return tables
+
+
+def speedup_cell(speedup: float | None, time_s: float) -> str:
+    """One speedup cell: '12.3x (4.5 ms)', or 'n/a' where there is no speedup (a zero time)."""
+    return f"{speedup:,.1f}x ({seconds(time_s)})" if speedup is not None else "n/a"
 
 
 def format_speedup(table: SpeedupTable, fmt: str = "table") -> str:
@@ -83,8 +120,7 @@ def format_speedup(table: SpeedupTable, fmt: str = "table") -> str:
         row = [model, seconds(table.baseline_time(model))]
         for hw in table.hardware:
             cell = table.cell(model, hw)
-            x = cell.speedup
-            row.append(f"{x:,.1f}x ({seconds(cell.time_s)})" if x is not None else "-")
+            row.append(speedup_cell(cell.speedup, cell.time_s))
         rows.append(row)
     title = f"Speedup over {table.baseline} ({table.baseline_method}); cells: speedup (time per inference)"
     body = tabulate(rows, heads, tablefmt="github" if fmt == "markdown" else "simple", disable_numparse=True,
@@ -95,12 +131,17 @@ def format_speedup(table: SpeedupTable, fmt: str = "table") -> str:
     return "\n".join([title, body, *notes])
 
 
-def speedup_json(tables: Sequence[SpeedupTable]) -> str:
-    return json.dumps([{
+def speedup_records(tables: Sequence[SpeedupTable]) -> list[dict]:
+    """The tables as plain data (the JSON form, and the report's section)."""
+    return [{
         "baseline": t.baseline, "baseline_method": t.baseline_method, "notes": list(t.notes),
         "cells": [{"model": c.model, "hardware": c.hardware, "dtype": c.dtype, "time_s": c.time_s,
                    "baseline_time_s": c.baseline_s, "speedup": c.speedup} for c in t.cells],
-    } for t in tables], indent=2)
+    } for t in tables]
+
+
+def speedup_json(tables: Sequence[SpeedupTable]) -> str:
+    return json.dumps(speedup_records(tables), indent=2)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ EPILOG = """examples:
   python -m perfmodel hw show tpu-v1 --toml > my.toml  # start a custom spec from a preset
 
 Spec files are TOML with the unit in each key name (mem_bandwidth_GBps = 64); the schema is
-documented at the top of perfmodel/hardware.py and in perfmodel/hw/seed-npu.toml and a100.toml."""
+documented at the top of perfmodel/hardware/__init__.py and in perfmodel/hw/seed-npu.toml and a100.toml."""
 
 
 def register(subparsers) -> None:

@@ -54,7 +54,7 @@ each of `extra_dtypes`, its memory bandwidth is `dram_bandwidth_*`, its clock th
     output_buffer_KiB = 64
     dram_bandwidth_GBps = 64
     double_buffering = true       # required: DRAM transfers overlap compute
-    dataflow = "weight-stationary"   # required: "weight-stationary" or "output-stationary"
+    dataflow = "weight-stationary"   # required: a name in perfmodel.accel.dataflow.DATAFLOWS
     systolic = false              # optional (default false): count array fill/drain cycles
 
 Any missing required field, non-positive number, unknown key (typo), unknown dtype, wrong type or

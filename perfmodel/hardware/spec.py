@@ -56,7 +56,7 @@ class AcceleratorSpec:
     output_buffer_bytes: int
     dram_bandwidth: float  # bytes/s
     double_buffering: bool
-    dataflow: str  # "weight-stationary" | "output-stationary"
+    dataflow: str  # a name in perfmodel.accel.dataflow.DATAFLOWS
     systolic: bool = False  # count fill/drain of the array
     extra_dtypes: tuple[str, ...] = ()  # dtypes also run at the same MAC rate
 

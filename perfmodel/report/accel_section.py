@@ -6,7 +6,6 @@ both inside `perfmodel.accel.speedup_tables`; this module only calls it and lays
 
 from __future__ import annotations
 
-import json
 from typing import Any, Callable, Sequence
 
 from perfmodel.hardware import HardwareSpec
@@ -15,9 +14,9 @@ from perfmodel.record import ModelCost
 
 def speedups(costs: Sequence[ModelCost], specs: Sequence[HardwareSpec], baseline: HardwareSpec,
              progress: Callable[[str], None]) -> dict[str, Any]:
-    """{"baseline", "methods", "tables": speedup_json's list, "note"}; a processor without a peak for the
+    """{"baseline", "methods", "tables": speedup_records(...), "note"}; a processor without a peak for the
     models' dtype is left out with a note (an accelerator falls back to its native dtype by itself)."""
-    from perfmodel.accel.speedup import METHODS_NOTE, speedup_json, speedup_tables
+    from perfmodel.accel.speedup import METHODS_NOTE, speedup_records, speedup_tables
 
     dtype = costs[0].dtype
     timed = [s for s in specs if s.accelerator is not None or dtype in s.peak_flops]
@@ -25,11 +24,12 @@ def speedups(costs: Sequence[ModelCost], specs: Sequence[HardwareSpec], baseline
     note = f"left out (no {dtype} peak): {', '.join(left_out)}" if left_out else ""
     tables = speedup_tables(costs, timed, [baseline], lambda m: progress(f"speedup: {m}")) if timed else []
     return {"baseline": baseline.name, "methods": METHODS_NOTE, "note": note,
-            "tables": json.loads(speedup_json(tables))}
+            "tables": speedup_records(tables)}
 
 
 def accelerator_tables(section: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
     """(title, headers, rows) per baseline: rows are models, cells 'speedup x (time per inference)'."""
+    from perfmodel.accel.speedup import speedup_cell
     from perfmodel.units import seconds
 
     out = []
@@ -42,7 +42,7 @@ def accelerator_tables(section: dict[str, Any]) -> list[tuple[str, list[str], li
             row = [model, seconds(cells[model, hardware[0]]["baseline_time_s"])]
             for hw in hardware:
                 c = cells[model, hw]
-                row.append(f"{c['speedup']:,.1f}x ({seconds(c['time_s'])})" if c["speedup"] else "n/a")
+                row.append(speedup_cell(c["speedup"], c["time_s"]))
             rows.append(row)
         title = f"Speedup over {table['baseline']} ({table['baseline_method']}): speedup (time per inference)"
         out.append((title, ["model", f"{table['baseline']} (baseline)", *hardware], rows))

@@ -14,12 +14,11 @@ from typing import Any, Callable, Mapping, Sequence
 from perfmodel.errors import PerfmodelError
 from perfmodel.hardware import HardwareSpec, load_spec
 from perfmodel.record import ModelCost
+from perfmodel.report.document import SECTIONS
 from perfmodel.whatif import batch, dtype, sparsity, training
 from perfmodel.whatif.batch import BATCHES
 from perfmodel.whatif.sparsity import DENSITIES
 
-SECTIONS = ("meta", "models", "heaviest_layers", "roofline", "accelerator", "batch_sweep", "dtype", "sparsity",
-            "training")
 BASELINE = "scalar-alu"
 TRAINING_CASES = (("fp32", "sgd-momentum"), ("fp32", "adam"), ("fp16", "sgd-momentum"), ("fp16", "adam"))
 Progress = Callable[[str], None]
@@ -258,5 +257,6 @@ def build_report(sources: Sequence[str], hws: Sequence[str | HardwareSpec], opti
         "sparsity": sparsity_section(costs, specs, options),
         "training": training_section(costs),
     }
+    assert list(data) == list(SECTIONS), "the data's sections and their renderers must agree"
     plots = roofline_plots(predictions, progress) + batch_plots(data["batch_sweep"], progress)
     return Report(data=data, plots=plots)

@@ -257,9 +257,13 @@ def training_blocks(data: dict[str, Any]) -> list[Block]:
     return [Heading(2, "Training step"), Paragraph(TRAINING_RULES), _table(headers, rows)]
 
 
-SECTION_BLOCKS = (meta_blocks, models_blocks, heaviest_blocks, roofline_blocks, accelerator_blocks, batch_blocks,
-                  dtype_blocks, sparsity_blocks, training_blocks)
+SECTIONS: dict[str, Callable[[dict[str, Any]], list[Block]]] = {
+    "meta": meta_blocks, "models": models_blocks, "heaviest_layers": heaviest_blocks, "roofline": roofline_blocks,
+    "accelerator": accelerator_blocks, "batch_sweep": batch_blocks, "dtype": dtype_blocks,
+    "sparsity": sparsity_blocks, "training": training_blocks,
+}
+"""The report's sections in order: the key of each in the report's data, and the blocks that render it."""
 
 
 def blocks(data: dict[str, Any]) -> list[Block]:
-    return [b for section in SECTION_BLOCKS for b in section(data)]
+    return [b for render in SECTIONS.values() for b in render(data)]
