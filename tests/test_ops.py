@@ -172,3 +172,70 @@ def test_every_rule_is_a_registered_function() -> None:
                "GlobalMaxPool", "LRN", "Add", "Sub", "Mul", "Div", "Concat", "Flatten", "Reshape", "Transpose",
                "Squeeze", "Unsqueeze", "Identity", "Dropout", "Pad", "Resize", "Slice", "ReduceMean"):
         assert ops.lookup(op) is not None, op
+
+
+# ---------------------------------------------------------------- traits, geometry and GEMM dims in the record
+
+
+def test_kinds_come_from_the_registry() -> None:
+    assert set(ops.op_types(ops.MAC)) == {"Conv", "ConvTranspose", "Gemm", "MatMul"}
+    assert {"MaxPool", "AveragePool", "LRN", "GlobalAveragePool"} <= set(ops.op_types(ops.WINDOW))
+    assert {"Reshape", "Flatten", "Identity", "Dropout"} <= set(ops.op_types(ops.VIEW))
+    assert all(rule.kind in ops.KINDS for rule in ops.RULES.values())
+    spatial = {op for op, rule in ops.RULES.items() if rule.spatial}
+    assert spatial == {"Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool"}
+
+
+@SETTINGS
+@given(conv_cases())
+def test_conv_record_carries_geometry_and_gemm_dims(case) -> None:
+    n, c, h, w, m, group, k, s, d, pads = case
+    layer = only_layer(one_node("Conv", [(n, c, h, w)], [tensor("W", m, c // group, *k)], group=group,
+                                kernel_shape=list(k), strides=list(s), dilations=list(d), pads=pads))
+    geo, gemm = layer.geometry, layer.gemm
+    assert (geo.kernel, geo.strides, geo.dilations, geo.groups) == (k, s, d, group)
+    assert geo.pads_begin == tuple(pads[:2]) and geo.pads_end == tuple(pads[2:])
+    assert geo.kernel_eff == (d[0] * (k[0] - 1) + 1, d[1] * (k[1] - 1) + 1)
+    out_pixels = layer.output_shapes[0][2] * layer.output_shapes[0][3]
+    # implicit GEMM by hand: M = N x out pixels, K = C/g x kh x kw, N = M_out/g, repeated g times
+    assert (gemm.m, gemm.k, gemm.n, gemm.groups) == (n * out_pixels, c // group * k[0] * k[1], m // group, group)
+    assert gemm.macs == layer.macs and gemm.weight_input == 1 and gemm.bias_input is None
+
+
+def test_gemm_and_matmul_dims() -> None:
+    fc = only_layer(one_node("Gemm", [(300, 8)], [tensor("W", 40, 300), tensor("B", 40)], transA=1, transB=1))
+    assert (fc.gemm.m, fc.gemm.k, fc.gemm.n, fc.gemm.weight_input, fc.gemm.bias_input) == (8, 300, 40, 1, 2)
+    batched = only_layer(one_node("MatMul", [(2, 3, 5, 7), (2, 3, 7, 4)]))
+    assert (batched.gemm.m, batched.gemm.k, batched.gemm.n, batched.gemm.groups) == (5, 7, 4, 6)
+    assert batched.gemm.weight_input is None  # both operands are activations: no stored weight
+    assert batched.macs == 2 * 3 * 5 * 7 * 4 == batched.gemm.macs
+
+
+def test_attribute_defaults_come_from_onnx_schemas() -> None:
+    leaky = only_layer(one_node("LeakyRelu", [(1, 4)]))
+    assert leaky.attributes["alpha"] == pytest.approx(0.01)
+    reshape = only_layer(one_node("Reshape", [(2, 6)], [ints("shape", [3, 4])]))
+    assert "axis" not in reshape.attributes  # Reshape has no such attribute
+    gemm = only_layer(one_node("Gemm", [(2, 3)], [tensor("W", 3, 4)]))
+    assert (gemm.attributes["alpha"], gemm.attributes["beta"], gemm.attributes["transA"]) == (1.0, 1.0, 0)
+
+
+def test_a_missing_required_attribute_names_the_node_and_rule() -> None:
+    from perfmodel.errors import PerfmodelError
+
+    with pytest.raises(PerfmodelError, match=r"node 'lrn' \(LRN\): required attribute 'size' is missing"):
+        analyze_model(one_node("LRN", [(1, 8, 5, 5)]))
+
+
+def test_conv_transpose_receptive_field_divides_the_jump() -> None:
+    """ConvTranspose k=3, s=2 then Conv k=3, s=1, by hand: the transposed conv's output pixel sees
+    ceil(3/2) = 2 input pixels, jump 1/2; three neighbours of it then see 1 + 1 + 1 = 3 pixels."""
+    from onnx import helper
+
+    from tests.onnx_graphs import model, value
+
+    nodes = [helper.make_node("ConvTranspose", ["x", "w1"], ["u"], name="up", strides=[2, 2]),
+             helper.make_node("Conv", ["u", "w2"], ["y"], name="conv", pads=[1, 1, 1, 1])]
+    cost = analyze_model(model(nodes, [value("x", [1, 2, 5, 5])], [value("y", None)],
+                               [tensor("w1", 2, 2, 3, 3), tensor("w2", 2, 2, 3, 3)]))
+    assert [layer.receptive_field for layer in cost.layers] == [2, 3]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from perfmodel.commands.options import add_output_options, tablefmt, write_output
+
 EPILOG = """examples:
   python -m perfmodel hw list
   python -m perfmodel hw show a100
@@ -27,26 +29,25 @@ def register(subparsers) -> None:
     sub = parser.add_subparsers(dest="hw_command", metavar="ACTION", required=True)
     p_list = sub.add_parser("list", help="table of the presets: peaks, bandwidth, ridge point",
                             description="Table of the built-in hardware presets.")
+    add_output_options(p_list, ("table", "markdown"))
     p_list.set_defaults(func=run)
     p_show = sub.add_parser("show", help="every field of one spec, in human units",
                             description="Every field of one hardware spec, in human units.")
     p_show.add_argument("spec", metavar="NAME|FILE", help="a preset name (see `hw list`) or a .toml spec file")
     p_show.add_argument("--toml", action="store_true", help="print the spec as TOML instead (to edit a copy)")
+    add_output_options(p_show, ("table", "markdown"))
     p_show.set_defaults(func=run)
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
     if args.hw_command == "list":
-        print(list_table())
+        write_output(args, list_table(tablefmt(args)))
         return 0
     from perfmodel.hardware import load_spec, spec_to_toml
 
     spec = load_spec(args.spec)
-    if args.toml:
-        print(spec_to_toml(spec), end="")
-    else:
-        print(show_text(spec))
+    write_output(args, spec_to_toml(spec).rstrip("\n") if args.toml else show_text(spec, tablefmt(args)))
     return 0
 
 
@@ -54,7 +55,7 @@ def _ridge(spec, dtype: str) -> str:
     return f"{spec.ridge_point(dtype):.4g}"
 
 
-def list_table() -> str:
+def list_table(fmt: str = "simple") -> str:
     from tabulate import tabulate
 
     from perfmodel.hardware import list_presets, load_spec
@@ -72,10 +73,10 @@ def list_table() -> str:
         rows.append([name, peak("fp32"), peak("fp16"), peak("int8"), byte_rate(spec.mem_bandwidth),
                      ridge, spec.description])
     headers = ["name", "peak fp32", "peak fp16", "peak int8", "bandwidth", "ridge FLOP/B", "description"]
-    return tabulate(rows, headers=headers, disable_numparse=True)
+    return tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)
 
 
-def show_text(spec) -> str:
+def show_text(spec, fmt: str = "simple") -> str:
     from tabulate import tabulate
 
     from perfmodel.units import binary, byte_rate, flop_rate, frequency
@@ -120,4 +121,6 @@ def show_text(spec) -> str:
             ["dataflow", acc.dataflow],
             ["systolic", "yes (fill/drain counted)" if acc.systolic else "no"],
         ]
+    if fmt == "github":
+        return tabulate(rows, ["field", "value"], tablefmt=fmt, disable_numparse=True)
     return tabulate(rows, tablefmt="plain", disable_numparse=True)

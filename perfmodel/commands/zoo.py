@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from perfmodel.commands.options import add_output_options, tablefmt, write_output
+
 EXAMPLES = """examples:
   python -m perfmodel zoo list
   python -m perfmodel zoo export resnet152 -o resnet152.onnx
@@ -18,6 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     zsub = p.add_subparsers(dest="zoo_command", metavar="ACTION", required=True)
     ls = zsub.add_parser("list", help="names, input shapes and sizes of the built-in models")
+    add_output_options(ls, ("table", "markdown"))
     ls.set_defaults(func=run_list)
     ex = zsub.add_parser("export", help="write a built-in model as an .onnx file",
                          description="Write a built-in model; weights over 2 GB go to an external data file.")
@@ -40,8 +43,8 @@ def run_list(args: argparse.Namespace) -> int:
     for name in models_onnx.names():
         cost = analyze_model(name)
         rows.append([name, shape(models_onnx.INPUT_SHAPES[name]), f"{cost.params:,}", si(cost.macs, "MAC")])
-    print(tabulate(rows, ["name", "input", "params", "MACs"], disable_numparse=True,
-                   colalign=("left", "left", "right", "right")))
+    write_output(args, tabulate(rows, ["name", "input", "params", "MACs"], tablefmt=tablefmt(args),
+                                disable_numparse=True, colalign=("left", "left", "right", "right")))
     return 0
 
 

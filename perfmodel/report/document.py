@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from perfmodel.tables import CONVENTIONS
-from perfmodel.units import binary, seconds, shape, si
+from perfmodel.units import binary, byte_rate, flop_rate, seconds, shape, si
 
 
 @dataclass(frozen=True)
@@ -88,9 +88,9 @@ def meta_blocks(data: dict[str, Any]) -> list[Block]:
     meta = data["meta"]
     rows = []
     for hw in meta["hardware"]:
-        peaks = ", ".join(f"{d} {si(v, 'FLOP/s')}" for d, v in hw["peak_flops"].items())
+        peaks = ", ".join(f"{d} {flop_rate(v, d)}" for d, v in hw["peak_flops"].items())
         ridge = hw["ridge_point"].get(meta["dtype"])
-        rows.append([hw["name"], peaks, f"{si(hw['mem_bandwidth'], 'B/s')}",
+        rows.append([hw["name"], peaks, byte_rate(hw["mem_bandwidth"]),
                      f"{ridge:.3g}" if ridge is not None else "n/a",
                      "yes" if hw["accelerator"] else "no", hw["description"]])
     return [
@@ -148,7 +148,7 @@ def roofline_blocks(data: dict[str, Any]) -> list[Block]:
         rows.append([e["model"], e["hw"], e["dtype"], e["batch"], _time(e["total_s"]),
                      f"{e['images_per_s']:.4g}" if e["images_per_s"] else "n/a",
                      _pct(e["share_by_bound"]["compute"]), _pct(e["share_by_bound"]["memory"]),
-                     si(achieved, "FLOP/s") if achieved else "n/a",
+                     flop_rate(achieved, e["dtype"]) if achieved else "n/a",
                      _pct(achieved / e["peak_flops"] if achieved else None)])
         notes += [f"{e['model']} on {e['hw']}: {n}" for n in e["notes"]]
         images.append(Image(e["plot"], f"Roofline of {e['model']} on {e['hw']}"))
