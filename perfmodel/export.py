@@ -56,13 +56,20 @@ def to_json(cost: ModelCost) -> str:
     return json.dumps(model_dict(cost), indent=2)
 
 
-def to_csv(cost: ModelCost) -> str:
+def rows_csv(rows: list[dict[str, Any]], fields: list[str] | None = None) -> str:
+    """Rows of plain values as CSV with a header line (the fields of the first row by default)."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=LAYER_FIELDS, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=fields or (list(rows[0]) if rows else ["name"]), lineterminator="\n")
     writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def to_csv(cost: ModelCost) -> str:
+    rows = []
     for layer in cost.layers:
         row = layer_dict(layer)
         row["input_shapes"] = " ".join("x".join(map(str, s)) for s in layer.input_shapes)
         row["output_shapes"] = " ".join("x".join(map(str, s)) for s in layer.output_shapes)
-        writer.writerow(row)
-    return out.getvalue()
+        rows.append(row)
+    return rows_csv(rows, list(LAYER_FIELDS))

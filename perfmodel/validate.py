@@ -323,3 +323,18 @@ def report_rows(validation: Validation) -> Iterable[dict]:
         yield {"name": c.layer.name, "op_type": c.layer.op_type, "class": c.op_class,
                "role": "fit" if c.fitted else "held-out", "bound_s": c.bound_s, "predicted_s": c.predicted_s,
                "measured_s": c.measured_s, "error": c.error, "efficiency": c.efficiency}
+
+
+def validation_dict(result) -> dict:
+    return {
+        "model": result.model, "hw": result.hw, "dtype": result.dtype, "batch": result.batch,
+        "fits": {cls: {"compute_scale": f.compute_scale, "memory_scale": f.memory_scale, "fitted_on": list(f.fitted_on)}
+                 for cls, f in result.fits.items()},
+        "held_out_layers": len(result.held_out),
+        "skipped": list(result.skipped),
+        "median_abs_error": result.median_abs_error,
+        "p90_abs_error": result.p90_abs_error,
+        "share_within_30pct": result.share_within,
+        "target_met": result.target_met,
+        "layers": list(report_rows(result)),
+    }

@@ -152,11 +152,11 @@ def _geometry(node: GraphNode, attrs: Mapping[str, Any], ins: tuple, outs: tuple
     strides = tuple(attrs.get("strides") or (1,) * spatial)
     dilations = tuple(attrs.get("dilations") or (1,) * spatial)
     auto_pad = attrs.get("auto_pad", "NOTSET")
+    k_eff = Geometry(kernel, strides, dilations, (), ()).kernel_eff
     if auto_pad in ("SAME_UPPER", "SAME_LOWER") and node.op_type != "ConvTranspose":
         begin, end = [], []
         for i in range(spatial):
-            k_eff = dilations[i] * (kernel[i] - 1) + 1
-            total = max((outs[0][2 + i] - 1) * strides[i] + k_eff - x[2 + i], 0)
+            total = max((outs[0][2 + i] - 1) * strides[i] + k_eff[i] - x[2 + i], 0)
             small, large = total // 2, total - total // 2
             begin.append(small if auto_pad == "SAME_UPPER" else large)
             end.append(large if auto_pad == "SAME_UPPER" else small)

@@ -29,7 +29,7 @@ def test_no_exponent_when_rounding_reaches_five_digits() -> None:
 
 
 def test_every_table_and_hw_show_print_a100_bandwidth_alike() -> None:
-    from perfmodel.commands.hw import list_table, show_text
+    from perfmodel.tables.hw import list_table, show_text
     from perfmodel.hardware import load_spec
     from perfmodel.report.document import meta_blocks
 

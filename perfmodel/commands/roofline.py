@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import sys
 from pathlib import Path
@@ -40,8 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from perfmodel.export import rows_csv
     from perfmodel.hardware import load_spec
     from perfmodel.roofline import predict, prediction_dict
+    from perfmodel.tables.roofline import layer_table, totals_table
 
     if args.plot and Path(args.plot).suffix.lower() not in PLOT_FORMATS:
         raise PerfmodelError(f"--plot {args.plot!r}: give a file name ending in .png or .svg")
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         text = json.dumps(prediction_dict(prediction), indent=2)
     elif args.format == "csv":
-        text = layers_csv(prediction_dict(prediction)["layers"]).rstrip("\n")
+        text = rows_csv(prediction_dict(prediction)["layers"]).rstrip("\n")
     else:
         text = layer_table(prediction, args.top, tablefmt(args)) + "\n\n" + totals_table(prediction, tablefmt(args))
     write_output(args, text)
@@ -60,60 +60,3 @@ def run(args: argparse.Namespace) -> int:
         save_figure(roofline_figure(prediction), args.plot)
         print(f"wrote {args.plot}", file=sys.stderr)
     return 0
-
-
-def layers_csv(rows: list[dict]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["name"], lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
-
-
-def layer_table(prediction, top: int | None = None, tablefmt: str = "simple") -> str:
-    """One row per layer (or the `top` slowest), in schedule order; unknown layers show '?'."""
-    from tabulate import tabulate
-
-    from perfmodel.units import binary, seconds, si
-
-    rows = list(enumerate(prediction.layers, 1))
-    if top:
-        rows = sorted(rows, key=lambda r: r[1].time_s or 0.0, reverse=True)[:top]
-        rows.sort(key=lambda r: r[0])
-    table = []
-    for index, lp in rows:
-        layer = lp.layer
-        if lp.known:
-            figures = [si(layer.flops), binary(layer.bytes_total), f"{lp.intensity:.3g}",
-                       _plain(lp.attainable / 1e9), lp.bound, seconds(lp.time_s),
-                       f"{100 * prediction.share(lp):.1f}"]
-        else:
-            figures = ["?"] * 4 + ["unknown", "?", "?"]
-        table.append([index, layer.name, layer.op_type, *figures])
-    heads = ["#", "name", "op", "FLOPs", "bytes", "FLOP/B", "attainable GFLOP/s", "bound", "time", "%time"]
-    return tabulate(table, heads, tablefmt=tablefmt, disable_numparse=True,
-                    colalign=("right", "left", "left") + ("right",) * 4 + ("left", "right", "right"))
-
-
-def _plain(x: float) -> str:
-    """4 significant digits without an exponent: 19500 -> '19,500', 31.98 -> '31.98'."""
-    return f"{x:,.0f}" if abs(x) >= 1e4 else f"{x:.4g}"
-
-
-def totals_table(prediction, tablefmt: str = "simple") -> str:
-    from tabulate import tabulate
-
-    from perfmodel.units import byte_rate, flop_rate, seconds
-
-    p = prediction
-    share = ", ".join(f"{bound} {100 * value:.1f}%" for bound, value in p.share_by_bound.items())
-    rows = [
-        ["model", f"{p.model} (batch {p.batch}, {p.dtype})"],
-        ["hardware", f"{p.hw.name}: peak {flop_rate(p.peak, p.dtype)}, bandwidth {byte_rate(p.bandwidth)}"],
-        ["ridge point", f"{p.ridge_point:.4g} FLOP/B"],
-        ["predicted time", seconds(p.total_s)],
-        ["images/s", f"{p.images_per_s:.4g}"],
-        ["share of time", share],
-        *[["note", note] for note in p.notes],
-    ]
-    return tabulate(rows, ["total", "value"], tablefmt=tablefmt, disable_numparse=True)

@@ -50,7 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from perfmodel.hardware import load_spec
     from perfmodel.roofline import predict
-    from perfmodel.validate import kernel_timer, parse_classes, validate
+    from perfmodel.tables.validate import fit_table, layer_table, summary
+    from perfmodel.validate import kernel_timer, parse_classes, validate, validation_dict
 
     repeats = args.repeats if args.repeats is not None else (3 if args.quick else 9)
     if repeats < 1:
@@ -75,63 +76,3 @@ def run(args: argparse.Namespace) -> int:
         text = "\n\n".join([layer_table(result, fmt), fit_table(result, fmt), summary(result, timing, args.threads)])
     write_output(args, text)
     return 0
-
-
-def validation_dict(result) -> dict:
-    from perfmodel.validate import report_rows
-
-    return {
-        "model": result.model, "hw": result.hw, "dtype": result.dtype, "batch": result.batch,
-        "fits": {cls: {"compute_scale": f.compute_scale, "memory_scale": f.memory_scale, "fitted_on": list(f.fitted_on)}
-                 for cls, f in result.fits.items()},
-        "held_out_layers": len(result.held_out),
-        "skipped": list(result.skipped),
-        "median_abs_error": result.median_abs_error,
-        "p90_abs_error": result.p90_abs_error,
-        "share_within_30pct": result.share_within,
-        "target_met": result.target_met,
-        "layers": list(report_rows(result)),
-    }
-
-
-def layer_table(result, tablefmt: str) -> str:
-    from tabulate import tabulate
-
-    from perfmodel.units import seconds
-    from perfmodel.validate import report_rows
-
-    rows = [[r["name"], r["op_type"], r["role"], seconds(r["bound_s"]), seconds(r["predicted_s"]),
-             seconds(r["measured_s"]), f"{100 * r['error']:+.1f}", f"{100 * r['efficiency']:.3g}"]
-            for r in report_rows(result)]
-    heads = ["layer", "op", "role", "roofline", "calibrated", "measured", "error %", "efficiency %"]
-    return tabulate(rows, heads, tablefmt=tablefmt, disable_numparse=True,
-                    colalign=("left", "left", "left") + ("right",) * 5)
-
-
-def fit_table(result, tablefmt: str) -> str:
-    from tabulate import tabulate
-
-    rows = [[cls, f"{f.compute_scale:.4g}", f"{f.memory_scale:.4g}", f.describe(), len(f.fitted_on)]
-            for cls, f in result.fits.items()]
-    return tabulate(rows, ["class", "a (x F/P)", "b (x B/W)", "achieved", "fitting shapes (role 'fit')"],
-                    tablefmt=tablefmt, disable_numparse=True)
-
-
-def summary(result, timing: str, threads: int | None = None) -> str:
-    from perfmodel.validate import TARGET_MEDIAN, TARGET_SHARE, TARGET_WITHIN
-
-    threads_text = f", {threads} thread(s)" if threads else ""
-    head = (f"{result.model} on {result.hw} ({result.dtype}, batch {result.batch}{threads_text}); "
-            f"{timing}; "
-            f"calibrated time = a x FLOPs/peak + b x bytes/bandwidth per class")
-    if result.skipped:
-        head += f"\nnot timed (no kernel for their shape): {', '.join(result.skipped)}"
-    held = len(result.held_out)
-    if not held:
-        return head + "\nno held-out layers: every shape was used for fitting (too few shapes to score)"
-    verdict = "met" if result.target_met else "NOT met"
-    return (f"{head}\nheld-out layers (not used for fitting): {held} of {len(result.checks)}\n"
-            f"median |error| {100 * result.median_abs_error:.1f}%, 90th percentile {100 * result.p90_abs_error:.1f}%, "
-            f"{100 * result.share_within:.0f}% within {100 * TARGET_WITHIN:.0f}%\n"
-            f"target (median <= {100 * TARGET_MEDIAN:.0f}%, {100 * TARGET_SHARE:.0f}% of layers within "
-            f"{100 * TARGET_WITHIN:.0f}%): {verdict}")

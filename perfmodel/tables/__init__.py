@@ -1,0 +1,9 @@
+"""Human tables (tabulate), one module per subject; numbers formatted by `perfmodel.units` alone.
+
+`analyze` (a ModelCost's layers and totals), `roofline`, `validate`, `hw`. Commands pick a module
+and a tabulate format; none lays out a table itself.
+"""
+
+from perfmodel.tables.analyze import CONVENTIONS, header, layer_table, totals_table
+
+__all__ = ["CONVENTIONS", "header", "layer_table", "totals_table"]

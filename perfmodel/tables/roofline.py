@@ -1,0 +1,43 @@
+"""Tables of a roofline prediction: one row per layer, and the totals."""
+
+from __future__ import annotations
+
+from tabulate import tabulate
+
+from perfmodel.units import binary, byte_rate, flop_rate, number, seconds, si
+
+
+def layer_table(prediction, top: int | None = None, tablefmt: str = "simple") -> str:
+    """One row per layer (or the `top` slowest), in schedule order; unknown layers show '?'."""
+    rows = list(enumerate(prediction.layers, 1))
+    if top:
+        rows = sorted(rows, key=lambda r: r[1].time_s or 0.0, reverse=True)[:top]
+        rows.sort(key=lambda r: r[0])
+    table = []
+    for index, lp in rows:
+        layer = lp.layer
+        if lp.known:
+            figures = [si(layer.flops), binary(layer.bytes_total), f"{lp.intensity:.3g}",
+                       number(lp.attainable / 1e9), lp.bound, seconds(lp.time_s),
+                       f"{100 * prediction.share(lp):.1f}"]
+        else:
+            figures = ["?"] * 4 + ["unknown", "?", "?"]
+        table.append([index, layer.name, layer.op_type, *figures])
+    heads = ["#", "name", "op", "FLOPs", "bytes", "FLOP/B", "attainable GFLOP/s", "bound", "time", "%time"]
+    return tabulate(table, heads, tablefmt=tablefmt, disable_numparse=True,
+                    colalign=("right", "left", "left") + ("right",) * 4 + ("left", "right", "right"))
+
+
+def totals_table(prediction, tablefmt: str = "simple") -> str:
+    p = prediction
+    share = ", ".join(f"{bound} {100 * value:.1f}%" for bound, value in p.share_by_bound.items())
+    rows = [
+        ["model", f"{p.model} (batch {p.batch}, {p.dtype})"],
+        ["hardware", f"{p.hw.name}: peak {flop_rate(p.peak, p.dtype)}, bandwidth {byte_rate(p.bandwidth)}"],
+        ["ridge point", f"{p.ridge_point:.4g} FLOP/B"],
+        ["predicted time", seconds(p.total_s)],
+        ["images/s", f"{p.images_per_s:.4g}"],
+        ["share of time", share],
+        *[["note", note] for note in p.notes],
+    ]
+    return tabulate(rows, ["total", "value"], tablefmt=tablefmt, disable_numparse=True)
