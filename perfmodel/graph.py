@@ -19,7 +19,9 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from perfmodel.errors import PerfmodelError
-from perfmodel.shapes import FOLD_LIMIT, ceil_pool_fixes, fold_constants, infer_shapes, node_attrs
+from perfmodel.shapes import (
+    FOLD_LIMIT, ceil_pool_fixes, derived_is_param, fold_constants, infer_shapes, node_attrs,
+)
 from perfmodel.skim import skim_model_bytes
 from perfmodel.units import Shape
 
@@ -238,7 +240,46 @@ def _ready(node: onnx.NodeProto, done: set[str]) -> bool:
     return all(not i or i in done for i in node.input)
 
 
-# ---------------------------------------------------------------- attributes
+# ---------------------------------------------------------------- initializers listed as inputs
+
+
+def inputs_with_defaults(graph: onnx.GraphProto, nodes: list[onnx.NodeProto], init_types: Mapping[str, int]) -> set[str]:
+    """Graph inputs that also have an initializer and are runtime inputs, not weights.
+
+    IR 3 lists every initializer as a graph input, and torch's `keep_initializers_as_inputs=True`
+    does too: such a tensor read at a weight or buffer slot of its op (a Conv's W or B, a
+    BatchNorm's scale or running mean, an element-wise op's constant operand) is a parameter. A float
+    one that some op reads at a data slot (a Conv's X, a Relu's input) is an input with a default
+    value (ONNX IR >= 4), which a caller overrides at run time: it is costed as an input. A view or
+    data-movement op (the Identity torch inserts for a deduplicated weight, a Transpose) passes the
+    question on to its readers. Integer tensors (shapes, axes, indices) stay constants either way.
+    """
+    from perfmodel import ops
+
+    listed = {i.name for i in graph.input if i.name in init_types and init_types[i.name] in FLOAT_TYPES}
+    if not listed:
+        return set()
+    readers: dict[str, list[tuple[onnx.NodeProto, int]]] = {}
+    for node in nodes:
+        for slot, name in enumerate(node.input):
+            if name and slot not in TYPE_ONLY_INPUTS.get(node.op_type, ()):
+                readers.setdefault(name, []).append((node, slot))
+
+    def read_as_data(name: str) -> bool:
+        todo, seen = [name], {name}
+        while todo:
+            for node, slot in readers.get(todo.pop(), ()):
+                rule = ops.lookup(node.op_type) if node.domain in ("", "ai.onnx") else None
+                if rule is None:
+                    continue  # an op without a rule: its slots are unknown, its constants stay constants
+                if rule.kind in (ops.VIEW, ops.MOVEMENT):
+                    todo.extend(o for o in node.output if o and o not in seen)
+                    seen.update(node.output)
+                elif not (slot in rule.buffers or rule.weights == ops.ANY_INITIALIZER or slot in rule.weights):
+                    return True
+        return False
+
+    return {name for name in listed if read_as_data(name)}
 
 
 # ---------------------------------------------------------------- the whole load
@@ -262,6 +303,9 @@ def load_graph(
             tensors.append(_skeleton_tensor(_constant_node_tensor(node)))
         else:
             nodes.append(node)
+    runtime = inputs_with_defaults(g, nodes, {t.name: t.data_type for t in g.initializer})
+    if runtime:  # costed as inputs: their default values are never folded into the graph
+        tensors = [t for t in tensors if t.name not in runtime]
     init_names = {t.name for t in tensors}
     inputs = resolve_inputs(g, init_names, batch, input_shapes or {})
     nodes = _topological(nodes, set(inputs) | init_names)
@@ -288,17 +332,18 @@ def load_graph(
             constants.add(tensor_name)
 
     # Nodes fed only by constants compute weights, not activations (a weight Transpose, a
-    # DequantizeLinear, the zero bias a dynamo export Expands from a scalar): their outputs are
-    # constants and they are not layers. A derived constant is parameter-like unless it is a
-    # broadcast (more elements than its largest parameter-like input): materialized zeros are not weights.
+    # DequantizeLinear, a ConstantOfShape weight, the zero bias a dynamo export Expands from a
+    # scalar): their outputs are constants and they are not layers. Which of them are parameters:
+    # shapes.derived_is_param.
     graph_nodes: list[GraphNode] = []
     for node in nodes:
         ins = [i for j, i in enumerate(node.input) if i and j not in TYPE_ONLY_INPUTS.get(node.op_type, ())]
         if ins and all(i in constants for i in ins):
             outs = [o for o in node.output if o]
             constants.update(outs)
-            largest = max((math.prod(shapes.get(i, ())) for i in ins if i in param_like), default=0)
-            param_like.update(o for o in outs if o in shapes and math.prod(shapes[o]) <= largest)
+            sizes = {i: math.prod(shapes.get(i, ())) for i in ins}
+            param_like.update(o for o in outs if o in shapes and derived_is_param(
+                node, sizes, values, param_like, math.prod(shapes[o])))
             continue
         graph_nodes.append(GraphNode(node.name or f"{node.op_type}_{len(graph_nodes)}", node.op_type,
                                      node.domain, tuple(node.input), tuple(node.output), node_attrs(node)))

@@ -101,6 +101,44 @@ def ceil_pool_fixes(nodes: list[onnx.NodeProto], shapes: Mapping[str, Shape]) ->
     return fixes
 
 
+def derived_is_param(node: onnx.NodeProto, sizes: Mapping[str, int], values: Mapping[str, Any],
+                     param_like: set[str], out_size: int) -> bool:
+    """Whether a tensor computed from constants only is a stored weight (a parameter), the one rule.
+
+    - `ConstantOfShape` of a constant shape (how Caffe2 conversions carry filled weights) and an
+      `Expand`/`Tile` of a constant are weights of their full size, unless what they broadcast is
+      zero or unknown: a materialized zero (the bias torch's dynamo exporter Expands for `bias=False`)
+      holds nothing a model learned.
+    - Anything else (Transpose, Reshape, Cast, DequantizeLinear, Identity of a weight) is a weight
+      when it has at most as many elements as its largest weight input: a reshaped or converted
+      weight, not a broadcast of one.
+    `sizes` are the element counts of the node's value inputs; `values` the small constants known.
+    """
+    import numpy as np
+
+    if node.op_type == "ConstantOfShape":
+        fill = next((a.t for a in node.attribute if a.name == "value"), None)
+        return fill is not None and bool(np.any(numpy_helper.to_array(fill)))
+    if node.op_type in ("Expand", "Tile") and node.input and node.input[0] in values:
+        return bool(np.any(_array(values[node.input[0]])))
+    largest = max((size for name, size in sizes.items() if name in param_like), default=0)
+    return out_size <= largest
+
+
+def fold_output_elems(node: onnx.NodeProto, values: Mapping[str, Any], shapes: Mapping[str, Shape]) -> int | None:
+    """Elements the node's largest output will have, when known before evaluating it (None if not).
+
+    Checked before any fold, so a `ConstantOfShape` of 2^62 elements or a 100 M-element weight is
+    never materialized.
+    """
+    import math
+
+    known = [math.prod(shapes[o]) for o in node.output if o and o in shapes]
+    if node.op_type == "ConstantOfShape" and node.input and node.input[0] in values:
+        known.append(math.prod(int(d) for d in _array(values[node.input[0]]).reshape(-1)))
+    return max(known) if known else None
+
+
 def fold_constants(nodes: list[onnx.NodeProto], values: dict[str, Any], shapes: dict[str, Shape],
                    opset: int, param_like: set[str]) -> tuple[list[onnx.NodeProto], dict[str, Any]]:
     """Evaluate nodes whose inputs are all known small constants (or Shape of a static tensor).
@@ -122,20 +160,21 @@ def fold_constants(nodes: list[onnx.NodeProto], values: dict[str, Any], shapes: 
             new[node.output[0]] = values[node.output[0]] = full[slice(start, end)]
             continue
         ins = [i for i in node.input if i]
+        size = fold_output_elems(node, values, shapes)
         if ins and all(i in values for i in ins) and node.domain in ("", "ai.onnx") and node.op_type not in (
             "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial"
-        ):
+        ) and (size is None or size <= FOLD_LIMIT):
             try:
                 outs = _evaluate(node, [_array(values[i]) if i else None for i in node.input], opset)
             except Exception:
                 remaining.append(node)
                 continue
             if all(getattr(o, "size", FOLD_LIMIT + 1) <= FOLD_LIMIT for o in outs):
-                largest = max((_array(values[i]).size for i in ins if i in param_like), default=0)
+                sizes = {i: _array(values[i]).size for i in ins}
                 for name, out in zip(node.output, outs):
-                    new[name] = values[name] = out
-                    if out.size <= largest:  # see load_graph: broadcasts are not parameters
+                    if derived_is_param(node, sizes, values, param_like, out.size):
                         param_like.add(name)
+                    new[name] = values[name] = out
                 continue
         remaining.append(node)
     return remaining, new

@@ -47,7 +47,8 @@ def walk(graph: Graph, *, dtype: str = "fp32", name: str | None = None) -> Model
     field: dict[str, tuple[int, int, int]] = {  # tensor -> (receptive field, jump, spatial size)
         n: (1, 1, s[2]) for n, s in graph.inputs.items() if len(s) >= 3
     }
-    layers = [_layer(node, graph, counted, field, dtype) for node in graph.nodes]
+    used = {i for node in graph.nodes for i in node.inputs if i} | set(graph.outputs)
+    layers = [_layer(node, graph, counted, field, dtype, used) for node in graph.nodes]
     unsupported = tuple(sorted({n.op_type for n in graph.nodes if _rule(n) is None}))
     if unsupported:
         warnings.warn(f"no cost rule for {', '.join(unsupported)}: their cost is reported as unknown",
@@ -63,9 +64,11 @@ def walk(graph: Graph, *, dtype: str = "fp32", name: str | None = None) -> Model
     )
 
 
-def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype: str) -> LayerCost:
+def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype: str, used: set[str]) -> LayerCost:
     in_shapes = tuple(graph.shape(i) if i else None for i in node.inputs)
-    out_shapes = tuple(graph.shape(o) for o in node.outputs if o)
+    # An optional output nothing reads (Dropout's mask, BatchNorm's training statistics) whose shape
+    # inference left unknown is not produced at inference: it never makes the layer's cost unknown.
+    out_shapes = tuple(graph.shape(o) for o in node.outputs if o and (o in used or graph.shape(o) is not None))
     rule = _rule(node)
     base = dict(name=node.name, op_type=node.op_type, dtype=dtype,
                 input_shapes=tuple(s or () for s in in_shapes), output_shapes=tuple(s or () for s in out_shapes))
