@@ -107,8 +107,9 @@ def caffe2_alexnet() -> tuple[onnx.ModelProto, dict[str, int], dict[str, int]]:
     return _ir3(graph, 9), params, macs
 
 
-def caffe2_resnet_block() -> tuple[onnx.ModelProto, dict[str, int], dict[str, int]]:
-    """A ResNet basic block at opset 7 (BatchNormalization with `spatial=1`), the residual add as `Sum`.
+def caffe2_resnet_block(opset: int = 7) -> tuple[onnx.ModelProto, dict[str, int], dict[str, int]]:
+    """A ResNet basic block at opset 7 (BatchNormalization with `spatial=1`) or 9 (no `spatial`), the
+    residual add as `Sum`.
 
     Params: conv OC x C x 3 x 3 (no bias, as ResNet); BN scale and bias 2 x C trainable, mean and var
     2 x C non-trainable (reported apart).
@@ -125,7 +126,8 @@ def caffe2_resnet_block() -> tuple[onnx.ModelProto, dict[str, int], dict[str, in
         macs[f"conv{i}"] = c * size * size * c * 9
         bn = [n.init(_weight(f"bn{i}_{what}", c, seed=10 * i + j)) for j, what in enumerate(("s", "b", "m"))]
         var = n.init(numpy_helper.from_array(np.ones(c, np.float32), f"bn{i}_v"))
-        y = n.node("BatchNormalization", [y, *bn, var], [f"bn{i}"], f"bn{i}", spatial=1, epsilon=1e-5)
+        spatial = {"spatial": 1} if opset < 9 else {}
+        y = n.node("BatchNormalization", [y, *bn, var], [f"bn{i}"], f"bn{i}", epsilon=1e-5, **spatial)
         params[f"bn{i}"] = 2 * c
         if i == 1:
             y = n.node("Relu", [y], ["relu1"], "relu1")
@@ -133,7 +135,7 @@ def caffe2_resnet_block() -> tuple[onnx.ModelProto, dict[str, int], dict[str, in
     n.node("Relu", [y], ["out"], "relu2")
     graph = helper.make_graph(n.nodes, "caffe2_block", [helper.make_tensor_value_info(x, F, [1, c, size, size])],
                               [helper.make_tensor_value_info("out", F, [1, c, size, size])], n.inits)
-    return _ir3(graph, 7), params, macs
+    return _ir3(graph, opset), params, macs
 
 
 def keep_initializers_as_inputs(path: str | Path) -> onnx.ModelProto:

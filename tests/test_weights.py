@@ -21,7 +21,7 @@ from tests.old_opset_graphs import caffe2_alexnet, caffe2_resnet_block, keep_ini
 DATA = Path(__file__).parent / "data"
 
 
-@pytest.mark.parametrize("builder", [caffe2_alexnet, caffe2_resnet_block])
+@pytest.mark.parametrize("builder", [caffe2_alexnet, caffe2_resnet_block, lambda: caffe2_resnet_block(opset=9)])
 def test_caffe2_style_params_and_macs_per_layer(builder) -> None:
     model, params, macs = builder()
     cost = analyze_model(model)
