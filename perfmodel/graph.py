@@ -320,11 +320,11 @@ def load_graph(
     param_like = set(init_names)
     shapes: dict[str, Shape] = {}
     corrected: dict[str, Shape] = {}
-    for _ in range(8):  # fold -> infer until nothing new is known
+    for _ in range(len(nodes) + 1):  # fold -> infer to a fixpoint: each pass may unlock the next shape chain
         shapes, elem_types = infer_shapes(nodes, tensors, inputs, input_types, outputs, ir_version, opsets, corrected)
         fixes = ceil_pool_fixes(nodes, shapes)
         corrected.update(fixes)
-        nodes, new = fold_constants(nodes, values, shapes, opset, param_like)
+        nodes, new = fold_constants(nodes, values, shapes, opset, param_like, elem_types, corrected)
         if not new and not fixes:
             break
         for tensor_name, value in new.items():

@@ -163,6 +163,17 @@ class ModelCost:
     def with_dtype(self, dtype: str) -> "ModelCost":
         return dataclasses.replace(self, dtype=dtype, layers=tuple(l.with_dtype(dtype) for l in self.layers))
 
+    @property
+    def unknown_layers(self) -> tuple[str, ...]:
+        """Layers whose cost is unknown (no cost rule, or shapes inference left unknown)."""
+        return tuple(layer.name for layer in self.layers if not layer.supported)
+
+    @property
+    def complete(self) -> bool:
+        """Every layer costed: the totals are exact. Otherwise they are lower bounds, and every
+        output says so (the CLI exits with status 3 unless --allow-partial)."""
+        return not self.unknown_layers
+
     def _sum(self, attr: str) -> int:
         return sum(getattr(layer, attr) for layer in self.layers)
 

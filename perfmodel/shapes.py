@@ -139,12 +139,44 @@ def fold_output_elems(node: onnx.NodeProto, values: Mapping[str, Any], shapes: M
     return max(known) if known else None
 
 
-def fold_constants(nodes: list[onnx.NodeProto], values: dict[str, Any], shapes: dict[str, Shape],
-                   opset: int, param_like: set[str]) -> tuple[list[onnx.NodeProto], dict[str, Any]]:
-    """Evaluate nodes whose inputs are all known small constants (or Shape of a static tensor).
+def infer_node(node: onnx.NodeProto, shapes: dict[str, Shape], elem_types: dict[str, int],
+               values: Mapping[str, Any], opset: int) -> dict[str, Shape]:
+    """Static output shapes of one node from its inputs' shapes and known small values, by onnx's own
+    per-node inference (`onnx.shape_inference.infer_node_outputs`); {} when onnx cannot tell."""
+    from onnx import defs
 
-    Returns the remaining nodes and the newly known values. Uses onnx's reference op implementations,
-    so each op's semantics come from onnx itself.
+    if node.domain not in ("", "ai.onnx"):
+        return {}
+    try:
+        schema = defs.get_schema(node.op_type, opset, "")
+        types = {i: helper.make_tensor_type_proto(elem_types[i], list(shapes[i])) for i in node.input if i}
+        data = {i: v if isinstance(v, TensorProto) else numpy_helper.from_array(v, i)
+                for i in node.input if i and (v := values.get(i)) is not None}
+        out = shape_inference.infer_node_outputs(schema, node, types, data,
+                                                 opset_imports=[helper.make_opsetid("", opset)])
+    except Exception:  # no schema, an invalid node, an inference onnx does not do: leave it to the full pass
+        return {}
+    found = {}
+    for name, proto in out.items():
+        dims = proto.tensor_type.shape.dim
+        if proto.tensor_type.HasField("shape") and all(d.HasField("dim_value") and d.dim_value >= 0 for d in dims):
+            found[name] = tuple(d.dim_value for d in dims)
+            if proto.tensor_type.elem_type:
+                elem_types[name] = proto.tensor_type.elem_type
+    return found
+
+
+def fold_constants(nodes: list[onnx.NodeProto], values: dict[str, Any], shapes: dict[str, Shape],
+                   opset: int, param_like: set[str], elem_types: dict[str, int],
+                   corrected: dict[str, Shape]) -> tuple[list[onnx.NodeProto], dict[str, Any]]:
+    """One topological pass: evaluate nodes whose inputs are all known small constants (or Shape of a
+    static tensor), and infer the shapes the whole-graph inference could not know yet (a Reshape
+    whose target shape was only just folded), so a chain Shape -> ... -> Reshape -> Shape -> ...
+    resolves in this one pass rather than one pass per link.
+
+    Returns the remaining nodes and the newly known values; `shapes` (and `corrected`, for the
+    ceil_mode pools onnx gets wrong) are updated in place. Uses onnx's reference op implementations
+    and per-node inference, so each op's semantics come from onnx itself.
     """
     import numpy as np
 
@@ -158,8 +190,16 @@ def fold_constants(nodes: list[onnx.NodeProto], values: dict[str, Any], shapes: 
             start = attrs.get("start", 0)
             end = attrs.get("end", rank)
             new[node.output[0]] = values[node.output[0]] = full[slice(start, end)]
+            shapes[node.output[0]] = new[node.output[0]].shape
+            elem_types[node.output[0]] = TensorProto.INT64
             continue
         ins = [i for i in node.input if i]
+        if any(o and o not in shapes for o in node.output) and all(not i or i in shapes for i in node.input) \
+                and all(not i or i in elem_types for i in node.input):
+            shapes.update(infer_node(node, shapes, elem_types, values, opset))
+            fix = ceil_pool_fixes([node], shapes)
+            shapes.update(fix)
+            corrected.update(fix)
         size = fold_output_elems(node, values, shapes)
         if ins and all(i in values for i in ins) and node.domain in ("", "ai.onnx") and node.op_type not in (
             "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial"
@@ -175,6 +215,8 @@ def fold_constants(nodes: list[onnx.NodeProto], values: dict[str, Any], shapes: 
                     if derived_is_param(node, sizes, values, param_like, out.size):
                         param_like.add(name)
                     new[name] = values[name] = out
+                    shapes[name] = tuple(out.shape)
+                    elem_types.setdefault(name, helper.np_dtype_to_tensor_dtype(out.dtype))
                 continue
         remaining.append(node)
     return remaining, new

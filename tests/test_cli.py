@@ -144,3 +144,31 @@ def test_broken_graphs_are_one_line_errors(tmp_path) -> None:
         path = tmp_path / f"{name}.onnx"
         onnx.save(m, path)
         assert_one_line_error(perfmodel("analyze", path), fragment)
+
+
+def test_a_partial_result_says_so_everywhere_and_exits_3(tmp_path) -> None:
+    import onnx
+    from onnx import helper
+
+    from tests.onnx_graphs import model, value
+
+    nodes = [helper.make_node("Relu", ["x"], ["a"], name="relu"),
+             helper.make_node("FancyOp", ["a"], ["b"], name="fancy", domain="com.example"),
+             helper.make_node("Relu", ["b"], ["y"], name="relu_after")]
+    path = tmp_path / "partial.onnx"
+    m = model(nodes, [value("x", [1, 4])], [value("y", None)])
+    m.opset_import.append(helper.make_opsetid("com.example", 1))
+    onnx.save(m, path)
+    table = perfmodel("analyze", path)
+    assert table.returncode == 3 and "INCOMPLETE: 2 of 3 layers" in table.stdout
+    assert "LOWER BOUND" in table.stdout and "INCOMPLETE" in table.stderr
+    data = json.loads(perfmodel("analyze", path, "--format", "json").stdout)
+    assert data["complete"] is False and data["unknown_layers"] == ["fancy", "relu_after"]
+    assert data["totals_are_lower_bounds"] is True
+    assert perfmodel("analyze", path, "--allow-partial").returncode == 0
+    for command in (["roofline", path, "--hw", "a100"], ["accel", path, "--hw", "seed-npu"],
+                    ["speedup", path, "--hw", "seed-npu", "--baseline", "scalar-alu"]):
+        result = perfmodel(*command)
+        assert result.returncode == 3 and "INCOMPLETE" in result.stderr, command
+    complete = json.loads(perfmodel("analyze", "lenet5", "--format", "json").stdout)
+    assert complete["complete"] is True and complete["unknown_layers"] == []

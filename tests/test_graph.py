@@ -3,6 +3,8 @@ transposes, external data, unsorted nodes; and the peak-memory schedule worked b
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import onnx
 import pytest
@@ -139,3 +141,17 @@ def test_shared_weight_counted_once() -> None:
     nodes = [helper.make_node("MatMul", ["x", "w"], ["a"]), helper.make_node("MatMul", ["a", "w"], ["b"])]
     cost = analyze_model(model(nodes, [value("x", [1, 4])], [value("b", [1, 4])], [w]))
     assert cost.params == 16 and cost.macs == 32
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_shape_chains_on_activations_fold_to_a_fixpoint(batch: int) -> None:
+    """Twelve blocks that each read their activation's size twice (channel shuffle, window partition),
+    as torch legacy exports do: every layer is costed, MACs are the hand count."""
+    from tests.onnx_graphs import torch_shuffle_and_windows
+
+    model, macs_at_batch_1 = torch_shuffle_and_windows(12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not one "shapes unknown"
+        cost = analyze_model(model, batch=batch)
+    assert cost.complete and cost.macs == batch * macs_at_batch_1
+    assert cost.layers_of("Relu")[0].output_shapes == ((batch, 8, 8, 8),)

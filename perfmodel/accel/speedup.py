@@ -95,6 +95,8 @@ def speedup_tables(costs: Sequence[ModelCost], specs: Sequence[HardwareSpec], ba
         for note in timing.accel.notes if timing.accel else ():
             if note not in notes:
                 notes.append(note)
+    notes += [f"INCOMPLETE: {len(c.unknown_layers)} layers of {c.model} have unknown cost and are left out: its "
+              f"times are lower bounds and its speedups uncertain" for c in costs if not c.complete]
     tables = []
     columns = [machines.index(s) for s in specs]
     for base in baselines:

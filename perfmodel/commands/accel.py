@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from perfmodel.commands.options import add_hw_option, add_model_options, add_output_options, load_cost, write_output
+from perfmodel.commands.options import add_hw_option, add_model_options, add_output_options, load_cost, partial_status, write_output
 
 EXAMPLES = """examples:
   python -m perfmodel accel alexnet --hw seed-npu --baseline scalar-alu
@@ -82,6 +82,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         text = render(result, spec, baseline, args.format, args.top)
     write_output(args, text)
-    return 0
+    return partial_status(args, [cost])
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from perfmodel.commands.options import add_model_options, add_output_options, load_cost, tablefmt, write_output
+from perfmodel.commands.options import add_model_options, add_output_options, load_cost, partial_status, tablefmt, write_output
 
 EXAMPLES = """examples:
   python -m perfmodel analyze resnet50
@@ -37,4 +37,4 @@ def run(args: argparse.Namespace) -> int:
         text = "\n\n".join([tables.header(cost), tables.layer_table(cost, args.top, fmt),
                             tables.totals_table(cost, fmt)])
     write_output(args, text)
-    return 0
+    return partial_status(args, [cost])

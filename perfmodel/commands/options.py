@@ -29,9 +29,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+PARTIAL_EXIT = 3
+"""Exit status of a run whose model has layers of unknown cost (after printing everything)."""
+
+
 def add_model_options(parser: argparse.ArgumentParser, model_nargs: str | None = None) -> None:
     parser.add_argument("model", nargs=model_nargs, metavar="MODEL", help=MODEL_HELP)
     add_shape_options(parser)
+    parser.add_argument("--allow-partial", action="store_true",
+                        help=f"exit 0 even when some layers have unknown cost (default: exit {PARTIAL_EXIT} after "
+                             f"printing, since every total is then a lower bound)")
 
 
 def add_shape_options(parser: argparse.ArgumentParser) -> None:
@@ -79,6 +86,21 @@ def load_cost(args: argparse.Namespace, model: str | None = None) -> ModelCost:
     from perfmodel.walk import analyze_model
 
     return analyze_model(model or args.model, batch=args.batch, input_shapes=input_shapes(args), dtype=args.dtype)
+
+
+def partial_status(args: argparse.Namespace, costs) -> int:
+    """0 when every model was costed completely; else say so on stderr and return PARTIAL_EXIT
+    (0 with --allow-partial). Every command built on the analysis returns this."""
+    from perfmodel.tables import incomplete_line
+
+    partial = [c for c in costs if not c.complete]
+    for cost in partial:
+        print(f"perfmodel: {incomplete_line(cost)}", file=sys.stderr)
+    if partial and not getattr(args, "allow_partial", False):
+        print(f"perfmodel: exit status {PARTIAL_EXIT}: results are partial (--allow-partial to accept them)",
+              file=sys.stderr)
+        return PARTIAL_EXIT
+    return 0
 
 
 def run_inputs(args: argparse.Namespace) -> tuple[str | None, ...]:

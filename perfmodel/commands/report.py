@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from perfmodel.commands.options import add_hw_option, add_model_options, input_shapes, positive_int
+from perfmodel.commands.options import add_hw_option, add_model_options, input_shapes, partial_status, positive_int
 
 EXAMPLES = """examples:
   python -m perfmodel report alexnet vgg19 resnet152 --hw this-cpu.toml --hw seed-npu -o report/
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     report = build_report(args.model, args.hw, options, progress=_stderr)
     if args.format == "json":
         print(json.dumps(report.data, indent=2, allow_nan=False))
-        return 0
+        return partial_status(args, report.costs)
     written = write_report(report, args.output)
     _stderr(f"wrote {len(written)} files to {args.output}")
-    return 0
+    return partial_status(args, report.costs)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from perfmodel.commands.options import (
-    add_hw_option, add_model_options, add_output_options, load_cost, tablefmt, write_output,
+    add_hw_option, add_model_options, add_output_options, load_cost, partial_status, tablefmt, write_output,
 )
 from perfmodel.errors import PerfmodelError
 
@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     if args.plot and Path(args.plot).suffix.lower() not in PLOT_FORMATS:
         raise PerfmodelError(f"--plot {args.plot!r}: give a file name ending in .png or .svg")
     hw = load_spec(args.hw)
-    prediction = predict(load_cost(args), hw, args.dtype)
+    cost = load_cost(args)
+    prediction = predict(cost, hw, args.dtype)
     if args.format == "json":
         text = json.dumps(prediction_dict(prediction), indent=2)
     elif args.format == "csv":
@@ -59,4 +60,4 @@ def run(args: argparse.Namespace) -> int:
 
         save_figure(roofline_figure(prediction), args.plot)
         print(f"wrote {args.plot}", file=sys.stderr)
-    return 0
+    return partial_status(args, [cost])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from perfmodel.commands.options import add_hw_option, add_model_options, add_output_options, load_cost, write_output
+from perfmodel.commands.options import add_hw_option, add_model_options, add_output_options, load_cost, partial_status, write_output
 
 EXAMPLES = """examples:
   python -m perfmodel speedup alexnet vgg19 resnet152 --hw seed-npu --hw dlp-ddr3 --hw tpu-v1 --baseline scalar-alu
@@ -61,18 +61,20 @@ def run(args: argparse.Namespace) -> int:
     else:
         if not args.model:
             raise PerfmodelError("give at least one MODEL (an .onnx file or a built-in name), or --fc-bound")
-        text = _tables_text(specs, baselines, args)
+        costs = []
+        for i, model in enumerate(args.model, 1):
+            _progress(f"analyzing {model} ({i}/{len(args.model)})")
+            costs.append(load_cost(args, model))
+        text = _tables_text(costs, specs, baselines, args)
+        write_output(args, text)
+        return partial_status(args, costs)
     write_output(args, text)
     return 0
 
 
-def _tables_text(specs, baselines, args: argparse.Namespace) -> str:
+def _tables_text(costs, specs, baselines, args: argparse.Namespace) -> str:
     from perfmodel.accel.speedup import format_speedup, speedup_json, speedup_tables
 
-    costs = []
-    for i, model in enumerate(args.model, 1):
-        _progress(f"analyzing {model} ({i}/{len(args.model)})")
-        costs.append(load_cost(args, model))
     try:
         tables = speedup_tables(costs, specs, baselines, progress=_progress)
     finally:

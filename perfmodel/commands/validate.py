@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-from perfmodel.commands.options import add_hw_option, add_model_options, add_output_options, load_cost, tablefmt, write_output
+from perfmodel.commands.options import add_hw_option, add_model_options, add_output_options, load_cost, partial_status, tablefmt, write_output
 from perfmodel.errors import PerfmodelError
 
 EXAMPLES = """examples:
@@ -60,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     if args.dtype != "fp32":
         raise PerfmodelError(f"--dtype {args.dtype}: the numba kernels run fp32 only, so validate does too")
     hw = load_spec(args.hw)
-    prediction = predict(load_cost(args), hw, args.dtype)
+    cost = load_cost(args)
+    prediction = predict(cost, hw, args.dtype)
     time_layers = kernel_timer(repeats, args.threads, args.stat)
     started = time.perf_counter()
 
@@ -75,4 +76,4 @@ def run(args: argparse.Namespace) -> int:
         timing = f"{args.stat} of {repeats} rounds"
         text = "\n\n".join([layer_table(result, fmt), fit_table(result, fmt), summary(result, timing, args.threads)])
     write_output(args, text)
-    return 0
+    return partial_status(args, [cost])

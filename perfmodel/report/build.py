@@ -39,6 +39,7 @@ class Plot:
 class Report:
     data: dict[str, Any]
     plots: list[Plot] = field(default_factory=list)
+    costs: list[ModelCost] = field(default_factory=list)  # the analyses the report was built on
 
     def plots_of(self, section: str) -> list[Plot]:
         return [p for p in self.plots if p.section == section]
@@ -259,4 +260,4 @@ def build_report(sources: Sequence[str], hws: Sequence[str | HardwareSpec], opti
     }
     assert list(data) == list(SECTIONS), "the data's sections and their renderers must agree"
     plots = roofline_plots(predictions, progress) + batch_plots(data["batch_sweep"], progress)
-    return Report(data=data, plots=plots)
+    return Report(data=data, plots=plots, costs=costs)

@@ -48,9 +48,21 @@ def layer_table(cost: ModelCost, top: int | None = None, tablefmt: str = "simple
                     colalign=("right", "left", "left", "left") + ("right",) * 9)
 
 
+def incomplete_line(cost: ModelCost) -> str:
+    """The loud last line of every output of a partial result ('' for a complete one)."""
+    if cost.complete:
+        return ""
+    names = cost.unknown_layers
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return (f"INCOMPLETE: {len(names)} of {len(cost.layers)} layers of {cost.model} have unknown cost ({shown}); "
+            f"every total is a lower bound")
+
+
 def totals_table(cost: ModelCost, tablefmt: str = "simple") -> str:
     t = cost.totals()
-    unknown = f" + unknown ({', '.join(cost.unsupported_ops)})" if cost.unsupported_ops else ""
+    unknown = ""
+    if not cost.complete:
+        unknown = f" + unknown ({', '.join(cost.unsupported_ops) or 'shapes unknown'})"
     rows = [
         ["params (trainable)", f"{t['params']:,}", si(t["params"])],
         ["non-trainable params", f"{t['non_trainable_params']:,}", si(t["non_trainable_params"])],
@@ -62,5 +74,7 @@ def totals_table(cost: ModelCost, tablefmt: str = "simple") -> str:
         ["activation memory (all outputs)", f"{t['activation_bytes']:,.0f} B", binary(t["activation_bytes"])],
         ["peak live activation memory", f"{t['peak_activation_bytes']:,.0f} B", binary(t["peak_activation_bytes"])],
     ]
-    return tabulate(rows, ["total", "exact", "human"], tablefmt=tablefmt, disable_numparse=True,
-                    colalign=("left", "right", "right"))
+    head = "total" if cost.complete else "total (LOWER BOUND: layers of unknown cost)"
+    table = tabulate(rows, [head, "exact", "human"], tablefmt=tablefmt, disable_numparse=True,
+                     colalign=("left", "right", "right"))
+    return table + ("\n\n" + incomplete_line(cost) if not cost.complete else "")
