@@ -201,8 +201,19 @@ def _skeleton_tensor(tensor: TensorProto) -> TensorProto:
 
 
 def _topological(nodes: list[onnx.NodeProto], available: set[str]) -> list[onnx.NodeProto]:
-    """Nodes in an order where every input is defined first; error on a cycle or an undefined input."""
-    produced = {o for n in nodes for o in n.output if o}
+    """Nodes in an order where every input is defined first; error on a cycle, an undefined input, or
+    a tensor name assigned twice (ONNX's single static assignment)."""
+    writer: dict[str, str] = {}
+    for n in nodes:
+        for o in n.output:
+            if not o:
+                continue
+            if o in writer or o in available:
+                first = f"node '{writer[o]}'" if o in writer else "a graph input or initializer"
+                raise PerfmodelError(f"invalid model: node '{n.name or n.op_type}' ({n.op_type}) writes '{o}', which "
+                                     f"{first} already defines (ONNX: every tensor name is assigned once)")
+            writer[o] = n.name or n.op_type
+    produced = set(writer)
     for n in nodes:
         for name in n.input:
             if name and name not in produced and name not in available:

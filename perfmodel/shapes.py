@@ -7,6 +7,7 @@ inference machinery and is iterated: infer -> fold -> infer until nothing new is
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
 
 import onnx
@@ -31,6 +32,20 @@ def node_attrs(node: onnx.NodeProto) -> dict[str, Any]:
             continue  # tensors and subgraphs are not cost-relevant attributes
         attrs[attr.name] = value
     return attrs
+
+
+_INFERENCE_ERROR = re.compile(r"\(op_type:(?P<op>[^,]*), node name: (?P<node>.*?)\): \[(?P<kind>\w+)\] (?P<rule>.*)")
+
+
+def invalid_model(message: str) -> PerfmodelError:
+    """One line naming the node, its op and the rule it breaks, from onnx's inference error text."""
+    text = " ".join(message.split())
+    found = _INFERENCE_ERROR.search(text)
+    if found is None:
+        return PerfmodelError(f"invalid model: onnx shape inference failed: {text[:300]}")
+    rule = found["rule"].split(" (op_type:")[0].rstrip(". ")
+    return PerfmodelError(f"invalid model: node '{found['node']}' ({found['op']}) breaks the ONNX "
+                          f"{found['op']} spec: {rule}")
 
 
 def _static_shape(value: onnx.ValueInfoProto) -> Shape | None:
@@ -62,10 +77,13 @@ def infer_shapes(nodes: list[onnx.NodeProto], tensors: list[TensorProto], inputs
     )
     model = helper.make_model(skeleton, opset_imports=opsets)
     model.ir_version = max(ir_version, 4)
+    # Strict while nothing is corrected: a node that breaks its op's spec is an error here, not an
+    # "unknown" cost later. Once ceil_pool_fixes overrides a shape onnx gets wrong, strict mode would
+    # reject the override itself, so later passes run lenient (the walk's own checks still apply).
     try:
-        inferred = shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
+        inferred = shape_inference.infer_shapes(model, check_type=False, strict_mode=not known, data_prop=True)
     except Exception as exc:
-        raise PerfmodelError(f"onnx shape inference failed: {str(exc).splitlines()[0]}") from None
+        raise invalid_model(str(exc)) from None
     shapes: dict[str, Shape] = dict(inputs) | {t.name: tuple(t.dims) for t in tensors}  # Shape(weight) folds too
     elem_types = {t.name: t.data_type for t in tensors} | dict(input_types)
     for value in list(inferred.graph.value_info) + list(inferred.graph.output):

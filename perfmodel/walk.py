@@ -85,7 +85,12 @@ def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype:
     if geometry is not None:  # the ONNX attributes as given, auto_pad resolved to the pads it implies
         attrs["pads"] = geometry.pads
         attrs.pop("auto_pad", None)
-    cost = rule.fn(Node(node.op_type, in_shapes, out_shapes, attrs, geometry))
+    spec = Node(node.op_type, in_shapes, out_shapes, attrs, geometry)
+    broken = rule.violation(spec)
+    if broken:
+        raise PerfmodelError(f"invalid model: node '{node.name}' ({node.op_type}) breaks the ONNX "
+                             f"{node.op_type} spec: {broken}")
+    cost = rule.fn(spec)
 
     params = buffers = weight_elems = input_elems = 0
     stored: set[int] = set()  # input slots holding a stored constant (weight or buffer)
@@ -141,8 +146,8 @@ def _attributes(node: GraphNode, opset: int) -> dict[str, Any]:
     defaults, required = ops.schema_defaults(node.op_type, opset)
     missing = [name for name in required if name not in node.attrs]
     if missing:
-        raise PerfmodelError(f"node '{node.name}' ({node.op_type}): required attribute "
-                             f"'{missing[0]}' is missing (ONNX {node.op_type} spec)")
+        raise PerfmodelError(f"invalid model: node '{node.name}' ({node.op_type}) breaks the ONNX {node.op_type} "
+                             f"spec: required attribute '{missing[0]}' is missing")
     return {**defaults, **node.attrs}
 
 

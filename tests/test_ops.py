@@ -223,7 +223,7 @@ def test_attribute_defaults_come_from_onnx_schemas() -> None:
 def test_a_missing_required_attribute_names_the_node_and_rule() -> None:
     from perfmodel.errors import PerfmodelError
 
-    with pytest.raises(PerfmodelError, match=r"node 'lrn' \(LRN\): required attribute 'size' is missing"):
+    with pytest.raises(PerfmodelError, match=r"node 'lrn' \(LRN\) breaks the ONNX LRN spec: required attribute 'size' is missing"):
         analyze_model(one_node("LRN", [(1, 8, 5, 5)]))
 
 

@@ -11,6 +11,10 @@ know about the op, so nothing downstream keeps its own list of op types:
   walk normalizes that geometry once into the record.
 - `weights` / `buffers`: input indices holding trainable parameters and non-trainable buffers
   (BatchNorm's running mean/var), so parameter counting follows the op, not the initializer's name.
+- `check`: the op spec's rules onnx's own shape inference does not enforce (a conv's group divides
+  its channels, a Reshape keeps the element count...): a function returning the broken rule's text,
+  or None. A node that breaks one makes the model invalid (an error naming the node), never a
+  plausible number.
 """
 
 from __future__ import annotations
@@ -69,6 +73,9 @@ class Cost:
         return cls(gemm.macs, 2 * gemm.macs, window, gemm)
 
 
+Check = Callable[[Node], "str | None"]
+
+
 @dataclass(frozen=True)
 class Rule:
     fn: Callable[[Node], Cost]
@@ -76,6 +83,13 @@ class Rule:
     weights: tuple[int, ...] | str = ()
     buffers: tuple[int, ...] = ()
     spatial: bool = False
+    check: Check | None = None
+
+    def violation(self, node: Node) -> str | None:
+        """The op-spec rule `node` breaks, or None. MAC and window ops never have an empty output."""
+        if self.kind in (MAC, WINDOW) and any(d <= 0 for s in node.outputs for d in s):
+            return f"its output {'x'.join(map(str, node.out))} is empty (the window is larger than the padded input)"
+        return self.check(node) if self.check is not None else None
 
     @property
     def view(self) -> bool:
@@ -97,14 +111,14 @@ ANY_INITIALIZER = "any"
 
 
 def rule(*op_types: str, kind: str, weights: tuple[int, ...] | str = (), buffers: tuple[int, ...] = (),
-         spatial: bool = False) -> Callable[[Callable[[Node], Cost]], Callable[[Node], Cost]]:
+         spatial: bool = False, check: Check | None = None) -> Callable[[Callable[[Node], Cost]], Callable[[Node], Cost]]:
     """Register `fn` as the cost rule of `op_types`, with the op's traits (see the module docstring)."""
     if kind not in KINDS:
         raise ValueError(f"unknown op kind {kind!r}; one of {', '.join(KINDS)}")
 
     def register(fn: Callable[[Node], Cost]) -> Callable[[Node], Cost]:
         for op in op_types:
-            RULES[op] = Rule(fn, kind, weights, buffers, spatial)
+            RULES[op] = Rule(fn, kind, weights, buffers, spatial, check)
         return fn
 
     return register

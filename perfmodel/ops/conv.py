@@ -12,7 +12,28 @@ def _window(node: Node) -> tuple[int, int]:
     return node.geometry.kernel_eff[0], node.geometry.strides[0]
 
 
-@rule("Conv", kind=MAC, weights=(1, 2), spatial=True)
+def _check(node: Node) -> str | None:
+    """ONNX Conv/ConvTranspose: W is (M, C/group, k...) for Conv, (C, M/group, k...) for ConvTranspose;
+    kernel_shape, when given, is W's spatial dims; B has one value per output channel."""
+    x, w, g = node.inputs[0], node.inputs[1], node.geometry.groups
+    transposed = node.op_type == "ConvTranspose"
+    if len(w) != len(x):
+        return f"weight rank {len(w)} differs from input rank {len(x)}"
+    per_group = w[0] if transposed else w[1]
+    if x[1] != (per_group if transposed else per_group * g):
+        return (f"input channels {x[1]} != weight's {w[0]}" if transposed else
+                f"input channels {x[1]} != weight's {w[1]} per group x group {g}")
+    if w[0] % g:
+        return f"group {g} does not divide the {'input' if transposed else 'output'} channels {w[0]}"
+    if tuple(node.geometry.kernel) != tuple(w[2:]):
+        return f"kernel_shape {list(node.geometry.kernel)} disagrees with the weight's {list(w[2:])}"
+    out_channels = w[1] * g if transposed else w[0]
+    if len(node.inputs) > 2 and node.inputs[2] and tuple(node.inputs[2]) != (out_channels,):
+        return f"bias shape {list(node.inputs[2])} is not ({out_channels},)"
+    return None
+
+
+@rule("Conv", kind=MAC, weights=(1, 2), spatial=True, check=_check)
 def conv(node: Node) -> Cost:
     """Implicit GEMM: M = N x prod(out spatial), K = C/group x prod(kernel), N = M_out/group, x group (ONNX Conv)."""
     x, w, groups = node.inputs[0], node.inputs[1], node.geometry.groups
@@ -21,7 +42,7 @@ def conv(node: Node) -> Cost:
     return Cost.of_gemm(gemm, _window(node))
 
 
-@rule("ConvTranspose", kind=MAC, weights=(1, 2), spatial=True)
+@rule("ConvTranspose", kind=MAC, weights=(1, 2), spatial=True, check=_check)
 def conv_transpose(node: Node) -> Cost:
     """Each input pixel scatters a window: M = N x prod(in spatial), K = C/group, N = M_out/group x prod(kernel)."""
     x, w, groups = node.inputs[0], node.inputs[1], node.geometry.groups

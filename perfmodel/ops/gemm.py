@@ -7,7 +7,22 @@ import math
 from perfmodel.ops import GLOBAL, MAC, Cost, GemmDims, Node, rule
 
 
-@rule("Gemm", kind=MAC, weights=(1, 2))
+def _broadcastable(bias: tuple[int, ...], m: int, n: int) -> bool:
+    """ONNX Gemm: C is unidirectionally broadcastable to (M, N)."""
+    return len(bias) <= 2 and all(b in (1, t) for b, t in zip(reversed(bias), (n, m)))
+
+
+def _check_gemm(node: Node) -> str | None:
+    """A' is M x K, B' is K x N with the same K; C broadcasts to (M, N) (ONNX Gemm)."""
+    a, b = node.inputs[0], node.inputs[1]
+    if len(a) != 2 or len(b) != 2:
+        return f"A and B must be 2-D, got {list(a)} and {list(b)}"
+    if len(node.inputs) > 2 and node.inputs[2] is not None and not _broadcastable(node.inputs[2], *node.out):
+        return f"bias C {list(node.inputs[2])} does not broadcast to the output {list(node.out)}"
+    return None
+
+
+@rule("Gemm", kind=MAC, weights=(1, 2), check=_check_gemm)
 def gemm(node: Node) -> Cost:
     """Y = alpha A'B' + beta C: M x K by K x N, transA/transB applied (ONNX Gemm)."""
     a = node.inputs[0]

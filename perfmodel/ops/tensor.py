@@ -9,7 +9,17 @@ COPY_OPS = ("Concat", "Transpose", "Slice", "Split", "Pad", "Tile", "Expand", "G
             "DepthToSpace", "SpaceToDepth", "Shape", "Size", "ConstantOfShape", "Range", "NonZero")
 
 
-@rule(*VIEW_OPS, kind=VIEW)
+def _same_elements(node: Node) -> str | None:
+    """A view relabels its input: its output has as many elements (ONNX Reshape, Flatten, Squeeze...)."""
+    if node.op_type == "Dropout" or not node.inputs or node.inputs[0] is None:
+        return None
+    if numel(node.out) != numel(node.inputs[0]):
+        return (f"the output {list(node.out)} has {numel(node.out)} elements, "
+                f"the input {list(node.inputs[0])} {numel(node.inputs[0])}")
+    return None
+
+
+@rule(*VIEW_OPS, kind=VIEW, check=_same_elements)
 def view(node: Node) -> Cost:
     """No FLOPs and no data moved: inference Dropout is the identity, the rest relabel dimensions."""
     return Cost()
