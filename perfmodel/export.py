@@ -55,8 +55,25 @@ def model_dict(cost: ModelCost) -> dict[str, Any]:
     }
 
 
+def json_text(data: Any) -> str:
+    """JSON with one key per line at the top, and each element of a list of objects (layers, groups)
+    on one line of its own: readable, diff-able, and written by json's C encoder (a 50,000-layer model
+    in well under a second, where indent=2 takes seconds). Non-finite numbers are refused."""
+    def value(v: Any, indent: str) -> str:
+        if isinstance(v, list) and v and all(isinstance(item, dict) for item in v):
+            inner = indent + "  "
+            return "[\n" + ",\n".join(inner + json.dumps(item, allow_nan=False) for item in v) + "\n" + indent + "]"
+        if isinstance(v, dict) and v and any(isinstance(x, (dict, list)) for x in v.values()):
+            inner = indent + "  "
+            return "{\n" + ",\n".join(f"{inner}{json.dumps(str(k))}: {value(x, inner)}" for k, x in v.items()) \
+                + "\n" + indent + "}"
+        return json.dumps(v, allow_nan=False)
+
+    return value(data, "")
+
+
 def to_json(cost: ModelCost) -> str:
-    return json.dumps(model_dict(cost), indent=2)
+    return json_text(model_dict(cost))
 
 
 def rows_csv(rows: list[dict[str, Any]], fields: list[str] | None = None) -> str:

@@ -25,6 +25,9 @@ from perfmodel.shapes import (
 from perfmodel.skim import skim_model_bytes
 from perfmodel.units import Shape
 
+SKIM_ABOVE = 64 << 20
+"""Files larger than this (bytes) are read without their weights' data (perfmodel.skim)."""
+
 MAX_ELEMS = 1 << 40
 """A tensor above this many elements is surely a typo in a shape, not a model."""
 
@@ -83,8 +86,9 @@ def read_model(source: str | os.PathLike | onnx.ModelProto) -> tuple[onnx.ModelP
     if path.stat().st_size == 0:
         raise PerfmodelError(f"{path}: empty file, not an ONNX model")
     model = onnx.ModelProto()
-    try:
-        model.ParseFromString(skim_model_bytes(str(path)))  # weights' bytes are never read
+    try:  # a large file's weight bytes are never read; a small one is parsed whole (protobuf's C++ is faster)
+        size = path.stat().st_size
+        model.ParseFromString(skim_model_bytes(str(path)) if size > SKIM_ABOVE else path.read_bytes())
     except Exception as exc:  # WireError, protobuf's DecodeError: the file is not a ModelProto
         raise PerfmodelError(f"{path}: not a valid ONNX file ({exc})") from None
     if not model.HasField("graph") or not (model.graph.node or model.graph.output):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 
 from tabulate import tabulate
 
 from perfmodel.accel.baseline import ModelTiming, ratio
 from perfmodel.accel.results import AccelResult
+from perfmodel.export import json_text
 from perfmodel.hardware import HardwareSpec
 from perfmodel.units import binary, byte_rate, flop_rate, frequency, seconds, si
 
@@ -94,7 +94,7 @@ def to_json(result: AccelResult, baseline: ModelTiming | None = None) -> str:
         data["baseline"] = {"hardware": baseline.hardware, "method": baseline.method, "dtype": baseline.dtype,
                             "time_s": baseline.time_s, "speedup": ratio(baseline.time_s, result.time_s),
                             "layer_times_s": list(baseline.layer_times)}
-    return json.dumps(data, indent=2)
+    return json_text(data)
 
 
 def render(result: AccelResult, spec: HardwareSpec, baseline: ModelTiming | None, fmt: str,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from tabulate import tabulate
 
 from perfmodel.accel.baseline import ModelTiming, ratio, time_model
+from perfmodel.export import json_text
 from perfmodel.hardware import HardwareSpec
 from perfmodel.record import ModelCost, dtype_bytes
 from perfmodel.units import byte_rate, flop_rate, seconds
@@ -143,7 +143,7 @@ def speedup_records(tables: Sequence[SpeedupTable]) -> list[dict]:
 
 
 def speedup_json(tables: Sequence[SpeedupTable]) -> str:
-    return json.dumps(speedup_records(tables), indent=2)
+    return json_text(speedup_records(tables))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from perfmodel.commands.options import add_hw_option, add_model_options, input_shapes, partial_status, positive_int
+from perfmodel.export import json_text
 
 EXAMPLES = """examples:
   python -m perfmodel report alexnet vgg19 resnet152 --hw this-cpu.toml --hw seed-npu -o report/
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
                             batches=batches, index_width=args.index_width)
     report = build_report(args.model, args.hw, options, progress=_stderr)
     if args.format == "json":
-        print(json.dumps(report.data, indent=2, allow_nan=False))
+        print(json_text(report.data))
         return partial_status(args, report.costs)
     written = write_report(report, args.output)
     _stderr(f"wrote {len(written)} files to {args.output}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from perfmodel.commands.options import (
     add_hw_option, add_model_options, add_output_options, load_cost, partial_status, tablefmt, write_output,
 )
 from perfmodel.errors import PerfmodelError
+from perfmodel.export import json_text
 
 EXAMPLES = """examples:
   python -m perfmodel roofline resnet50 --hw a100
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     cost = load_cost(args)
     prediction = predict(cost, hw, args.dtype)
     if args.format == "json":
-        text = json.dumps(prediction_dict(prediction), indent=2)
+        text = json_text(prediction_dict(prediction))
     elif args.format == "csv":
         text = rows_csv(prediction_dict(prediction)["layers"]).rstrip("\n")
     else:

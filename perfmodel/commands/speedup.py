@@ -85,7 +85,7 @@ def _tables_text(costs, specs, baselines, args: argparse.Namespace) -> str:
 
 
 def _fc_bound_text(specs, baselines, args: argparse.Namespace) -> str:
-    import json
+    from perfmodel.export import json_text
 
     from perfmodel.accel.speedup import fc_bound, fc_check
     from perfmodel.units import seconds
@@ -107,4 +107,4 @@ def _fc_bound_text(specs, baselines, args: argparse.Namespace) -> str:
                          f"last store, and loads that do not overlap compute on a machine without double "
                          f"buffering.")
             blocks.append("\n".join(lines))
-    return json.dumps(records, indent=2) if args.format == "json" else "\n\n".join(blocks)
+    return json_text(records) if args.format == "json" else "\n\n".join(blocks)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
 from perfmodel.commands.options import add_hw_option, add_model_options, add_output_options, load_cost, partial_status, tablefmt, write_output
 from perfmodel.errors import PerfmodelError
+from perfmodel.export import json_text
 
 EXAMPLES = """examples:
   python -m perfmodel calibrate --quick -o this-cpu.toml
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
 
     result = validate(prediction, time_layers, classes, quick=args.quick, progress=progress)
     if args.format == "json":
-        text = json.dumps(validation_dict(result), indent=2)
+        text = json_text(validation_dict(result))
     else:
         fmt = tablefmt(args)
         timing = f"{args.stat} of {repeats} rounds"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from perfmodel.errors import PerfmodelError
+from perfmodel.export import json_text
 from perfmodel.files import write_atomic
 from perfmodel.report import html, markdown
 from perfmodel.report.build import Report
@@ -21,7 +21,7 @@ def write_report(report: Report, folder: str | Path) -> list[Path]:
     if not folder.is_dir():
         raise PerfmodelError(f"report folder {str(folder)!r} is not a directory")
     files = {"report.md": markdown.render(report), "report.html": html.render(report),
-             "report.json": json.dumps(report.data, indent=2, allow_nan=False) + "\n"}
+             "report.json": json_text(report.data) + "\n"}
     for plot in report.plots:
         files[f"{plot.name}.png"] = plot.png
         files[f"{plot.name}.svg"] = plot.svg

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tabulate import tabulate
 
 from perfmodel.record import ModelCost, dtype_bytes
+from perfmodel.tables.render import render
 from perfmodel.units import binary, shape, si
 
 CONVENTIONS = (
@@ -44,8 +45,7 @@ def layer_table(cost: ModelCost, top: int | None = None, tablefmt: str = "simple
         ])
     heads = ["#", "name", "op", "output", "params", "MACs", "FLOPs", "%FLOPs", "activations", "read", "written",
              "FLOP/B", "RF"]
-    return tabulate(table, heads, tablefmt=tablefmt, disable_numparse=True,
-                    colalign=("right", "left", "left", "left") + ("right",) * 9)
+    return render(table, heads, tablefmt, ("right", "left", "left", "left") + ("right",) * 9)
 
 
 def incomplete_line(cost: ModelCost) -> str:

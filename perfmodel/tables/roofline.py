@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
+from perfmodel.tables.render import render
 from perfmodel.units import binary, byte_rate, flop_rate, number, seconds, si
 
 
@@ -24,8 +25,7 @@ def layer_table(prediction, top: int | None = None, tablefmt: str = "simple") ->
             figures = ["?"] * 4 + ["unknown", "?", "?"]
         table.append([index, layer.name, layer.op_type, *figures])
     heads = ["#", "name", "op", "FLOPs", "bytes", "FLOP/B", "attainable GFLOP/s", "bound", "time", "%time"]
-    return tabulate(table, heads, tablefmt=tablefmt, disable_numparse=True,
-                    colalign=("right", "left", "left") + ("right",) * 4 + ("left", "right", "right"))
+    return render(table, heads, tablefmt, ("right", "left", "left") + ("right",) * 4 + ("left", "right", "right"))
 
 
 def totals_table(prediction, tablefmt: str = "simple") -> str:
