@@ -1,7 +1,8 @@
 """Machine-readable forms of a ModelCost: the JSON contract, CSV rows, Markdown tables.
 
-The JSON contract (other tools script against it): {model, dtype, inputs, totals, layers,
-unsupported_ops}; see `model_dict`. Keys are only ever added, never renamed.
+The JSON contract (other tools script against it): {model, dtype, inputs, complete, unknown_layers,
+totals_are_lower_bounds, totals, layers, unsupported_ops, fusion, groups}; see `model_dict`. Keys are
+only ever added, never renamed.
 """
 
 from __future__ import annotations
@@ -41,7 +42,30 @@ def layer_dict(layer: LayerCost) -> dict[str, Any]:
     }
 
 
-def model_dict(cost: ModelCost) -> dict[str, Any]:
+def group_dict(group: LayerCost, time_s: float | None = None) -> dict[str, Any]:
+    """One fused group (perfmodel.fusion): its layers, their ops, work and boundary traffic."""
+    known = group.supported
+    data = {
+        "name": group.name,
+        "layers": list(group.members or (group.name,)),
+        "op_types": list(group.fused_ops or (group.op_type,)),
+        "macs": group.macs if known else None,
+        "flops": group.flops if known else None,
+        "bytes_read": group.bytes_read if known else None,
+        "bytes_written": group.bytes_written if known else None,
+        "intensity": round(group.intensity, 6) if known else None,
+    }
+    if time_s is not None:
+        data["time_s"] = time_s
+    return data
+
+
+def model_dict(cost: ModelCost, fused: ModelCost | None = None) -> dict[str, Any]:
+    """The analysis (layer by layer, as the graph has them) and, from `fused` (default: each layer
+    alone), the groups they run in, with `group` on every layer."""
+    groups = fused if fused is not None else cost
+    where = {member: g.name for g in groups.layers for member in (g.members or (g.name,))}
+    layers = [{**layer_dict(layer), "group": where.get(layer.name, layer.name)} for layer in cost.layers]
     return {
         "model": cost.model,
         "dtype": cost.dtype,
@@ -50,8 +74,10 @@ def model_dict(cost: ModelCost) -> dict[str, Any]:
         "unknown_layers": list(cost.unknown_layers),
         "totals_are_lower_bounds": not cost.complete,
         "totals": cost.totals(),
-        "layers": [layer_dict(layer) for layer in cost.layers],
+        "layers": layers,
         "unsupported_ops": list(cost.unsupported_ops),
+        "fusion": groups.fusion,
+        "groups": [group_dict(g) for g in groups.layers],
     }
 
 
@@ -72,8 +98,8 @@ def json_text(data: Any) -> str:
     return value(data, "")
 
 
-def to_json(cost: ModelCost) -> str:
-    return json_text(model_dict(cost))
+def to_json(cost: ModelCost, fused: ModelCost | None = None) -> str:
+    return json_text(model_dict(cost, fused))
 
 
 def rows_csv(rows: list[dict[str, Any]], fields: list[str] | None = None) -> str:

@@ -88,7 +88,15 @@ class LayerCost:
 
     `kind` is the op's kind from the registry (`perfmodel.ops.KINDS`; "unknown" without a rule);
     `geometry` is set for window ops (conv, pool), `gemm` for MAC ops. Downstream code reads these,
-    never the ONNX attributes.
+    never the ONNX attributes. `input_names` / `output_names` are the tensors it reads and writes
+    (aligned with the shapes; "" for an absent optional input), `activation_slots` the inputs that
+    are activations (not stored constants): the topology the fusion pass needs.
+
+    A fused group (`perfmodel.fusion`) is a LayerCost too: its anchor's name, op, geometry and GEMM
+    dims, `members` its layers' names, `fused_ops` their ops, MACs/FLOPs/params summed, and traffic at
+    the group's boundary (intermediates never touch memory). `epilogue_flops` is the element-wise work
+    of its members after the anchor, `epilogue_input_elems` what that work reads from memory (a
+    residual Add's other operand).
     """
 
     name: str
@@ -110,6 +118,18 @@ class LayerCost:
     kind: str = "unknown"
     geometry: Geometry | None = None
     gemm: GemmDims | None = None
+    input_names: tuple[str, ...] = ()
+    output_names: tuple[str, ...] = ()
+    activation_slots: tuple[int, ...] = ()
+    members: tuple[str, ...] = ()
+    fused_ops: tuple[str, ...] = ()
+    epilogue_flops: int = 0
+    epilogue_input_elems: int = 0
+
+    @property
+    def op_label(self) -> str:
+        """'Conv+BatchNormalization+Relu' for a fused group, the op type otherwise."""
+        return "+".join(self.fused_ops) if len(self.fused_ops) > 1 else self.op_type
 
     @property
     def is_view(self) -> bool:
@@ -159,6 +179,8 @@ class ModelCost:
     input_elems: int = 0
     dtype: str = "fp32"
     unsupported_ops: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()  # the graph's output tensors
+    fusion: str = "none"  # the policy its layers were grouped by (perfmodel.fusion)
 
     def with_dtype(self, dtype: str) -> "ModelCost":
         return dataclasses.replace(self, dtype=dtype, layers=tuple(l.with_dtype(dtype) for l in self.layers))

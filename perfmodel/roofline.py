@@ -62,6 +62,14 @@ class RooflinePrediction:
     total_s: float
     share_by_bound: Mapping[str, float]  # fraction of total_s spent in "compute"- and "memory"-bound layers
     notes: tuple[str, ...] = ()
+    fusion: str = "none"  # the policy the predicted layers (groups) were fused by
+
+    @property
+    def share_outside_mac(self) -> float:
+        """Fraction of total_s spent in layers (groups) whose anchor is not a MAC op (conv, gemm)."""
+        from perfmodel.fusion import share_outside_mac
+
+        return share_outside_mac([(lp.layer, lp.time_s) for lp in self.layers if lp.known])
 
     @property
     def peak(self) -> float:
@@ -123,7 +131,7 @@ def predict(cost: ModelCost, hw: HardwareSpec, dtype: str | None = None) -> Roof
     first_input = next(iter(cost.inputs.values()), ())
     return RooflinePrediction(model=cost.model, hw=hw, dtype=dtype, batch=first_input[0] if first_input else 1,
                               layers=layers, total_s=total, share_by_bound=types.MappingProxyType(share),
-                              notes=notes)
+                              notes=notes, fusion=cost.fusion)
 
 
 def prediction_dict(prediction: RooflinePrediction) -> dict:
@@ -131,6 +139,7 @@ def prediction_dict(prediction: RooflinePrediction) -> dict:
     p = prediction
     return {
         "model": p.model,
+        "fusion": p.fusion,
         "hw": p.hw.name,
         "dtype": p.dtype,
         "batch": p.batch,
@@ -140,6 +149,7 @@ def prediction_dict(prediction: RooflinePrediction) -> dict:
         "total_s": p.total_s,
         "images_per_s": p.images_per_s if p.total_s > 0 else None,
         "share_by_bound": dict(p.share_by_bound),
+        "share_outside_mac": p.share_outside_mac,
         "notes": list(p.notes),
         "layers": [
             {
@@ -154,6 +164,8 @@ def prediction_dict(prediction: RooflinePrediction) -> dict:
                 "compute_s": lp.compute_s,
                 "memory_s": lp.memory_s,
                 "share": p.share(lp),
+                "layers": list(lp.layer.members or (lp.layer.name,)),
+                "op_types": list(lp.layer.fused_ops or (lp.layer.op_type,)),
             }
             for lp in p.layers
         ],

@@ -61,6 +61,7 @@ def walk(graph: Graph, *, dtype: str = "fp32", name: str | None = None) -> Model
         input_elems=sum(math.prod(s) for s in graph.inputs.values()),
         dtype=dtype,
         unsupported_ops=unsupported,
+        outputs=tuple(graph.outputs),
     )
 
 
@@ -79,7 +80,9 @@ def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype:
             warnings.warn(f"node '{node.name}' ({node.op_type}): shapes unknown after inference; cost unknown",
                           UnsupportedOpWarning, stacklevel=3)
         return LayerCost(**base, attributes=dict(node.attrs), supported=False,
-                         activations=sum(numel(s) for s in out_shapes if s))
+                         activations=sum(numel(s) for s in out_shapes if s), input_names=tuple(node.inputs),
+                         output_names=tuple(node.outputs),
+                         activation_slots=tuple(i for i, t in enumerate(node.inputs) if t and t not in graph.constants))
     attrs = _attributes(node, graph.opset)
     geometry = _geometry(node, attrs, in_shapes, out_shapes) if rule.spatial else None
     if geometry is not None:  # the ONNX attributes as given, auto_pad resolved to the pads it implies
@@ -94,12 +97,14 @@ def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype:
 
     params = buffers = weight_elems = input_elems = 0
     stored: set[int] = set()  # input slots holding a stored constant (weight or buffer)
+    activation_slots = []
     for index, tensor in enumerate(node.inputs):
         if not tensor:
             continue
         size = numel(in_shapes[index])
         if tensor not in graph.constants:
             input_elems += size
+            activation_slots.append(index)
             continue
         kind = _param_kind(rule, index, tensor in graph.float_tensors)
         if tensor not in graph.param_like:
@@ -122,6 +127,7 @@ def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype:
         gemm = dataclasses.replace(gemm, weight_input=None)  # B is an activation (MatMul of two tensors)
     return LayerCost(
         **base, attributes=attrs, params=params, non_trainable_params=buffers, macs=cost.macs,
+        input_names=tuple(node.inputs), output_names=tuple(node.outputs), activation_slots=tuple(activation_slots),
         flops=cost.flops, activations=activations, weight_elems=weight_elems, input_elems=input_elems,
         output_elems=0 if rule.view else activations,
         receptive_field=_receptive_field(node, rule, out_shapes, cost.window, field),

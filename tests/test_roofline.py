@@ -153,11 +153,14 @@ def test_roofline_table_on_a_preset() -> None:
         assert fragment in result.stdout
 
 
-def test_roofline_json_matches_predict() -> None:
-    result = perfmodel("roofline", "resnet18", "--hw", "a100", "--batch", "2", "--format", "json")
+@pytest.mark.parametrize("fusion", ["none", "inference"])
+def test_roofline_json_matches_predict(fusion: str) -> None:
+    from perfmodel.fusion import fuse
+
+    result = perfmodel("roofline", "resnet18", "--hw", "a100", "--batch", "2", "--format", "json", "--fusion", fusion)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    expected = predict(analyze_model("resnet18", batch=2), load_spec("a100"))
+    expected = predict(fuse(analyze_model("resnet18", batch=2), fusion), load_spec("a100"))
     assert data["batch"] == 2 and data["total_s"] == pytest.approx(expected.total_s)
     assert len(data["layers"]) == len(expected.layers)
 

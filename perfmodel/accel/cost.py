@@ -6,8 +6,12 @@ Assumptions (each stated once, here):
   first tile's loads (nothing to compute yet) and the last output tile's store (nothing left to
   compute): total = max(compute + prologue + epilogue, memory + one tile's compute). Without it,
   loads, compute and stores take turns: total = compute + memory.
-- layers run one after another; nothing overlaps across layers and nothing is fused (a ReLU after a
-  conv reads and writes its tensor in DRAM again).
+- layers (or fused groups, perfmodel.fusion) run one after another; nothing overlaps across them.
+  Unfused, a ReLU after a conv reads and writes its tensor in DRAM again.
+- a fused group's element-wise epilogue (BN not folded, ReLU, residual Add...) runs on the vector
+  lanes on each output tile while the array computes the next one: compute = max(array cycles,
+  epilogue cycles); its residual operand is fetched from DRAM with the group's inputs. A folded BN
+  costs nothing at run time (its scale and shift are in the weights and bias).
 - element-wise and pooling work (ReLU, BN, Add, pool, LRN...) runs on a vector unit as wide as the
   array's columns (mac_cols lanes, one operation per lane per cycle), its bytes streamed once.
 - a MAC-bearing op with no GEMM view runs at the array's peak (MACs / macs_per_cycle), bytes once.
@@ -20,7 +24,7 @@ import math
 import numpy as np
 
 from perfmodel.hardware import AcceleratorSpec
-from perfmodel.record import LayerCost
+from perfmodel.record import LayerCost, dtype_bytes
 from perfmodel.accel.results import LayerResult, LayerSchedule, Traffic
 
 
@@ -51,10 +55,23 @@ def vector_lanes(acc: AcceleratorSpec) -> int:
     return acc.mac_cols
 
 
+def epilogue_cycles(layer: LayerCost, acc: AcceleratorSpec) -> float:
+    """A fused group's element-wise epilogue: ceil(epilogue FLOPs / vector lanes) cycles."""
+    return math.ceil(layer.epilogue_flops / vector_lanes(acc))
+
+
 def layer_result(layer: LayerCost, acc: AcceleratorSpec, kind: str, traffic: Traffic, compute: float,
                  prologue_bytes: float = 0.0, epilogue_bytes: float = 0.0, tile_compute: float = 0.0,
                  schedule: LayerSchedule | None = None) -> LayerResult:
-    """Assemble a layer's result from its traffic and compute cycles (the one place time is derived)."""
+    """Assemble a layer's result from its traffic and compute cycles (the one place time is derived).
+
+    For a fused group with an array (gemm) anchor, the epilogue overlaps the array: compute =
+    max(compute, epilogue cycles), and its residual operand joins the input traffic."""
+    vector = array = 0.0
+    if kind == "gemm" and (layer.epilogue_flops or layer.epilogue_input_elems):
+        vector, array = epilogue_cycles(layer, acc), compute
+        compute = max(compute, vector)
+        traffic = traffic + Traffic(input=layer.epilogue_input_elems * dtype_bytes(layer.dtype))
     memory = memory_cycles(traffic.total, acc)
     prologue = memory_cycles(prologue_bytes, acc)
     epilogue = memory_cycles(epilogue_bytes, acc)
@@ -66,6 +83,7 @@ def layer_result(layer: LayerCost, acc: AcceleratorSpec, kind: str, traffic: Tra
         total_cycles=total, time_s=total / acc.clock_hz,
         bound=bound_of(compute, memory) if total else "-",
         utilisation=layer.macs / (total * acc.macs_per_cycle) if total else 0.0, schedule=schedule,
+        fused_ops=layer.fused_ops if len(layer.fused_ops) > 1 else (), vector_cycles=vector, array_cycles=array,
     )
 
 

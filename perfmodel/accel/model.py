@@ -47,4 +47,5 @@ def simulate(cost: ModelCost, spec: HardwareSpec) -> AccelResult:
     if cost.unsupported_ops:
         notes += (f"no cost rule for {', '.join(cost.unsupported_ops)}: those layers are not counted",)
     return AccelResult(model=cost.model, hardware=spec.name, dtype=cost.dtype, macs_per_cycle=acc.macs_per_cycle,
-                       clock_hz=acc.clock_hz, double_buffering=acc.double_buffering, layers=layers, notes=notes)
+                       clock_hz=acc.clock_hz, double_buffering=acc.double_buffering, layers=layers, notes=notes,
+                       fusion=cost.fusion)

@@ -84,7 +84,12 @@ def instructions(layer: LayerResult, acc: AcceleratorSpec, dtype: str) -> list[I
                                     "partial sums back (all visits but the first)"))
         if level == len(order):
             body.append(Instruction(f"compute {mac_op(dtype)} {s.tm * s.tk * s.tn}", depth, n_tiles,
-                                    cycles=layer.compute_cycles, note=s.mapping))
+                                    cycles=layer.array_cycles or layer.compute_cycles, note=s.mapping))
+            if layer.fused_ops:
+                body.append(Instruction(f"compute VEC {'+'.join(layer.fused_ops[1:])}", depth, n_tiles,
+                                        cycles=layer.vector_cycles,
+                                        note="fused epilogue on the output tile, overlapped with the next "
+                                             "tile's MACs"))
         elif trips[order[level]] > 1:
             body.append(Instruction(f"loop {trips[order[level]]}", depth, note=LOOP_NAMES[order[level]]))
             emit(level + 1, depth + 1, runs * trips[order[level]])

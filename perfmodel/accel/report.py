@@ -14,7 +14,8 @@ from perfmodel.units import binary, byte_rate, flop_rate, frequency, seconds, si
 ASSUMPTIONS = (
     "Conv/FC tiled into the buffers (fastest schedule, then fewest DRAM bytes); element-wise work on "
     "mac_cols vector lanes; "
-    "layers run one after another, unfused.\nutil = useful MACs / (cycles x MACs per cycle); "
+    "layers (fused groups under --fusion inference: BN folded, the element-wise epilogue on the vector lanes "
+    "overlapped with the array) run one after another.\nutil = useful MACs / (cycles x MACs per cycle); "
     "bound = memory when DRAM cycles exceed compute cycles; spill = partial sums written to DRAM and read back."
 )
 
@@ -30,7 +31,7 @@ def describe_spec(spec: HardwareSpec) -> str:
 
 
 def header(result: AccelResult, spec: HardwareSpec, baseline: ModelTiming | None) -> str:
-    lines = [f"{result.model} on {describe_spec(spec)}; dtype {result.dtype}"]
+    lines = [f"{result.model} on {describe_spec(spec)}; dtype {result.dtype}; fusion {result.fusion}"]
     if baseline is not None:
         lines.append(f"baseline: {baseline.hardware} ({baseline.method}, {baseline.dtype})")
     lines += [f"note: {n}" for n in result.notes]
@@ -49,7 +50,7 @@ def layer_table(result: AccelResult, baseline: ModelTiming | None = None, top: i
         s = layer.schedule
         x = ratio(baseline.layer_times[index - 1], layer.time_s) if baseline else None
         table.append([
-            index, layer.name, layer.op_type, s.gemm if s else layer.kind,
+            index, layer.name, layer.op_label, s.gemm if s else layer.kind,
             f"{s.tm}/{s.tk}/{s.tn}" if s else "", ">".join(s.loop_order) if s else "",
             binary(layer.dram_bytes) if layer.dram_bytes else "0",
             binary(layer.traffic.psum) if layer.traffic.psum else "",
@@ -77,6 +78,7 @@ def totals_table(result: AccelResult, baseline: ModelTiming | None = None, table
         ["  input / weight / output", f"{binary(t.input)} / {binary(t.weight)} / {binary(t.output)}"],
         ["  partial-sum spills", binary(t.psum)],
         ["time in memory-bound layers", f"{100 * result.memory_bound_fraction:.1f}%"],
+        ["time outside MAC layers", f"{100 * result.share_outside_mac:.1f}%"],
     ]
     if result.unknown_layers:
         rows.append(["layers not counted (no cost rule)", ", ".join(result.unknown_layers)])

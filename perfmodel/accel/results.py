@@ -67,7 +67,8 @@ class LayerResult:
     """One layer on the accelerator. Cycles are the array's clock cycles (floats: memory cycles are
     bytes / bandwidth x clock). `kind`: gemm (conv/FC tiled on the array), mac (a MAC op with no
     GEMM view, run at the array's peak), vector (element-wise work), view (moves nothing), unknown
-    (no cost rule: not counted)."""
+    (no cost rule: not counted). A fused group's `fused_ops` are its members' ops; `vector_cycles`
+    the cycles of its element-wise epilogue on the vector lanes (overlapped with the array)."""
 
     name: str
     op_type: str
@@ -85,10 +86,18 @@ class LayerResult:
     bound: str
     utilisation: float
     schedule: LayerSchedule | None = None
+    fused_ops: tuple[str, ...] = ()
+    vector_cycles: float = 0.0
+    array_cycles: float = 0.0  # a fused group's array cycles alone (its compute is the max with the epilogue)
 
     @property
     def dram_bytes(self) -> float:
         return self.traffic.total
+
+    @property
+    def op_label(self) -> str:
+        """'Conv+BatchNormalization+Relu' for a fused group, the op type otherwise."""
+        return "+".join(self.fused_ops) if self.fused_ops else self.op_type
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -108,6 +117,13 @@ class AccelResult:
     double_buffering: bool
     layers: tuple[LayerResult, ...]
     notes: tuple[str, ...] = ()
+    fusion: str = "none"
+
+    @property
+    def share_outside_mac(self) -> float:
+        """Fraction of the time spent in layers (groups) whose work is not on the MAC array."""
+        total = self.time_s
+        return sum(layer.time_s for layer in self.layers if layer.kind not in ("gemm", "mac")) / total if total else 0.0
 
     def _sum(self, attr: str) -> float:
         return sum(getattr(layer, attr) for layer in self.layers)
@@ -144,6 +160,11 @@ class AccelResult:
         return self.traffic.total
 
     @property
+    def op_label(self) -> str:
+        """'Conv+BatchNormalization+Relu' for a fused group, the op type otherwise."""
+        return "+".join(self.fused_ops) if self.fused_ops else self.op_type
+
+    @property
     def utilisation(self) -> float:
         """Useful MACs / (cycles x MACs per cycle) over the whole model."""
         cycles = self.total_cycles
@@ -165,12 +186,12 @@ class AccelResult:
             "macs": self.macs, "total_cycles": self.total_cycles, "compute_cycles": self.compute_cycles,
             "memory_cycles": self.memory_cycles, "time_s": self.time_s, "dram_bytes": traffic.total,
             "dram_bytes_per_operand": dataclasses.asdict(traffic), "utilisation": self.utilisation,
-            "memory_bound_fraction": self.memory_bound_fraction,
+            "memory_bound_fraction": self.memory_bound_fraction, "share_outside_mac": self.share_outside_mac,
         }
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "model": self.model, "hardware": self.hardware, "dtype": self.dtype,
+            "model": self.model, "hardware": self.hardware, "dtype": self.dtype, "fusion": self.fusion,
             "macs_per_cycle": self.macs_per_cycle, "clock_hz": self.clock_hz,
             "double_buffering": self.double_buffering, "notes": list(self.notes),
             "totals": self.totals(), "layers": [layer.to_dict() for layer in self.layers],

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from perfmodel.commands.options import add_hw_option, add_model_options, add_output_options, load_cost, partial_status, write_output
+from perfmodel.commands.options import (
+    add_fusion_option, add_hw_option, add_model_options, add_output_options, fused, load_cost, partial_status,
+    write_output,
+)
 
 EXAMPLES = """examples:
   python -m perfmodel accel alexnet --hw seed-npu --baseline scalar-alu
@@ -30,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES + SYNTAX, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_model_options(p, model_nargs="?")
     add_hw_option(p, help="accelerator preset or .toml spec")
+    add_fusion_option(p, "inference")
     p.add_argument("--baseline", metavar="SPEC",
                    help="compare with this machine: scalar-alu, another accelerator, or a CPU/GPU spec "
                         "(e.g. this-cpu.toml from `perfmodel calibrate`, timed by the roofline)")
@@ -70,8 +74,8 @@ def run(args: argparse.Namespace) -> int:
     acc = accelerator_of(spec)
     baseline_spec = load_spec(args.baseline) if args.baseline else None
     cost = layer_cost(args.layer, args.dtype) if args.layer else load_cost(args)
-    result = simulate(cost, spec)
-    baseline = time_model(cost, baseline_spec) if baseline_spec else None
+    result = simulate(fused(args, cost), spec)
+    baseline = time_model(fused(args, cost), baseline_spec) if baseline_spec else None
     if args.program:
         parts = [format_program(layer, acc, result.dtype, f"{args.layer} on {spec.name} ({result.dtype})")
                  for layer in result.layers]

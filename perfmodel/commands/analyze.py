@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from perfmodel.commands.options import add_model_options, add_output_options, load_cost, partial_status, tablefmt, write_output
+from perfmodel.commands.options import (
+    add_fusion_option, add_model_options, add_output_options, fused, load_cost, partial_status, tablefmt, write_output,
+)
 
 EXAMPLES = """examples:
   python -m perfmodel analyze resnet50
@@ -20,6 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "receptive field; totals with peak live activation memory.",
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_model_options(p)
+    add_fusion_option(p, "none")
     add_output_options(p, top="only the N layers with the most FLOPs")
     p.set_defaults(func=run)
 
@@ -28,13 +31,16 @@ def run(args: argparse.Namespace) -> int:
     from perfmodel import export, tables
 
     cost = load_cost(args)
+    groups = fused(args, cost)
     if args.format == "json":
-        text = export.to_json(cost)
+        text = export.to_json(cost, groups)
     elif args.format == "csv":
         text = export.to_csv(cost)
     else:
         fmt = tablefmt(args)
-        text = "\n\n".join([tables.header(cost), tables.layer_table(cost, args.top, fmt),
-                            tables.totals_table(cost, fmt)])
+        parts = [tables.header(cost), tables.layer_table(cost, args.top, fmt)]
+        if args.fusion != "none":
+            parts.append(tables.group_table(groups, args.top, fmt))
+        text = "\n\n".join(parts + [tables.totals_table(cost, fmt)])
     write_output(args, text)
     return partial_status(args, [cost])

@@ -49,6 +49,16 @@ def add_shape_options(parser: argparse.ArgumentParser) -> None:
                         help="element type for bytes and peak FLOP/s (default: fp32)")
 
 
+def add_fusion_option(parser: argparse.ArgumentParser, default: str) -> None:
+    """--fusion none|inference: how layers are grouped before they are timed (perfmodel.fusion)."""
+    from perfmodel.fusion import POLICIES
+
+    parser.add_argument("--fusion", choices=POLICIES, default=default,
+                        help=f"none: every layer alone, its tensors through memory; inference: BatchNorm folded "
+                             f"into convs, element-wise ops in the producer's output stage, as runtimes run a "
+                             f"model (default: {default})")
+
+
 def add_hw_option(parser: argparse.ArgumentParser, *, repeatable: bool = False, help: str = HW_HELP) -> None:
     parser.add_argument("--hw", required=True, metavar="NAME|FILE", action="append" if repeatable else "store",
                         help=help + (" (repeatable)" if repeatable else ""))
@@ -82,10 +92,17 @@ def input_shapes(args: argparse.Namespace) -> dict[str, tuple[int, ...]]:
 
 
 def load_cost(args: argparse.Namespace, model: str | None = None) -> ModelCost:
-    """Analyze `model` (default: args.model) with the shared options."""
+    """Analyze `model` (default: args.model) with the shared options (layer by layer, unfused)."""
     from perfmodel.walk import analyze_model
 
     return analyze_model(model or args.model, batch=args.batch, input_shapes=input_shapes(args), dtype=args.dtype)
+
+
+def fused(args: argparse.Namespace, cost: ModelCost) -> ModelCost:
+    """`cost` grouped by --fusion (the commands that predict time read these groups)."""
+    from perfmodel.fusion import fuse
+
+    return fuse(cost, getattr(args, "fusion", "none"))
 
 
 def partial_status(args: argparse.Namespace, costs) -> int:

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from perfmodel.commands.options import (
-    add_hw_option, add_model_options, add_output_options, load_cost, partial_status, tablefmt, write_output,
+    add_fusion_option, add_hw_option, add_model_options, add_output_options, fused, load_cost, partial_status,
+    tablefmt, write_output,
 )
 from perfmodel.errors import PerfmodelError
 from perfmodel.export import json_text
@@ -32,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_model_options(p)
     add_hw_option(p)
-    add_output_options(p, top="only the N layers with the longest predicted time")
+    add_fusion_option(p, "inference")
+    add_output_options(p, top="only the N layers (fused groups) with the longest predicted time")
     p.add_argument("--plot", metavar="FILE", help="also draw the roofline to FILE (.png or .svg)")
     p.set_defaults(func=run)
 
@@ -47,11 +49,13 @@ def run(args: argparse.Namespace) -> int:
         raise PerfmodelError(f"--plot {args.plot!r}: give a file name ending in .png or .svg")
     hw = load_spec(args.hw)
     cost = load_cost(args)
-    prediction = predict(cost, hw, args.dtype)
+    prediction = predict(fused(args, cost), hw, args.dtype)
     if args.format == "json":
         text = json_text(prediction_dict(prediction))
     elif args.format == "csv":
-        text = rows_csv(prediction_dict(prediction)["layers"]).rstrip("\n")
+        rows = [{**row, "layers": "+".join(row["layers"]), "op_types": "+".join(row["op_types"])}
+                for row in prediction_dict(prediction)["layers"]]
+        text = rows_csv(rows).rstrip("\n")
     else:
         text = layer_table(prediction, args.top, tablefmt(args)) + "\n\n" + totals_table(prediction, tablefmt(args))
     write_output(args, text)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from perfmodel.commands.options import add_hw_option, add_model_options, add_output_options, load_cost, partial_status, write_output
+from perfmodel.commands.options import (
+    add_fusion_option, add_hw_option, add_model_options, add_output_options, fused, load_cost, partial_status,
+    write_output,
+)
 
 EXAMPLES = """examples:
   python -m perfmodel speedup alexnet vgg19 resnet152 --hw seed-npu --hw dlp-ddr3 --hw tpu-v1 --baseline scalar-alu
@@ -33,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fc-bound", action="store_true",
                    help="derive the ideal FC-layer speedup of each --hw over each --baseline (no MODEL needed; "
                         "--batch sets the FC batch, default 1)")
+    add_fusion_option(p, "inference")
     add_output_options(p, ("table", "markdown", "json"))
     p.set_defaults(func=run)
 
@@ -76,7 +80,7 @@ def _tables_text(costs, specs, baselines, args: argparse.Namespace) -> str:
     from perfmodel.accel.speedup import format_speedup, speedup_json, speedup_tables
 
     try:
-        tables = speedup_tables(costs, specs, baselines, progress=_progress)
+        tables = speedup_tables([fused(args, c) for c in costs], specs, baselines, progress=_progress)
     finally:
         _done()
     if args.format == "json":

@@ -5,7 +5,7 @@ Convention: an exp, log, erf, tanh, sqrt or division counts as 1 FLOP, like an a
 
 from __future__ import annotations
 
-from perfmodel.ops import ANY_INITIALIZER, ELEMENTWISE, MOVEMENT, Cost, Node, rule
+from perfmodel.ops import ANY_INITIALIZER, ELEMENTWISE, MOVEMENT, NORMALIZATION, Cost, Node, rule
 
 UNARY_FLOPS = {
     "Relu": 1, "Abs": 1, "Neg": 1, "Exp": 1, "Log": 1, "Sqrt": 1, "Reciprocal": 1, "Erf": 1, "Tanh": 1,
@@ -35,8 +35,8 @@ def _per_element(flops: int):
     return cost
 
 
-for _op, _flops in UNARY_FLOPS.items():
-    rule(_op, kind=ELEMENTWISE)(_per_element(_flops))
+for _op, _flops in UNARY_FLOPS.items():  # Softmax normalizes over an axis: not element-wise
+    rule(_op, kind=NORMALIZATION if _op in ("Softmax", "LogSoftmax") else ELEMENTWISE)(_per_element(_flops))
 
 
 @rule(*BINARY_OPS, kind=ELEMENTWISE, weights=ANY_INITIALIZER)

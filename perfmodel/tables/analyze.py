@@ -48,6 +48,22 @@ def layer_table(cost: ModelCost, top: int | None = None, tablefmt: str = "simple
     return render(table, heads, tablefmt, ("right", "left", "left", "left") + ("right",) * 9)
 
 
+def group_table(fused: ModelCost, top: int | None = None, tablefmt: str = "simple") -> str:
+    """One row per fused group (or the `top` with the most FLOPs): its ops, work and boundary traffic."""
+    rows = list(enumerate(fused.layers, 1))
+    if top:
+        rows = sorted(rows, key=lambda r: r[1].flops, reverse=True)[:top]
+    table = []
+    for index, group in rows:
+        known = group.supported
+        table.append([index, group.name, group.op_label, len(group.members or (group.name,)),
+                      si(group.macs) if known else "?", si(group.flops) if known else "?",
+                      binary(group.bytes_read) if known else "?", binary(group.bytes_written) if known else "?",
+                      f"{group.intensity:.1f}" if known else "?"])
+    heads = ["#", f"group ({fused.fusion} fusion)", "ops", "layers", "MACs", "FLOPs", "read", "written", "FLOP/B"]
+    return render(table, heads, tablefmt, ("right", "left", "left") + ("right",) * 6)
+
+
 def incomplete_line(cost: ModelCost) -> str:
     """The loud last line of every output of a partial result ('' for a complete one)."""
     if cost.complete:

@@ -23,7 +23,7 @@ def layer_table(prediction, top: int | None = None, tablefmt: str = "simple") ->
                        f"{100 * prediction.share(lp):.1f}"]
         else:
             figures = ["?"] * 4 + ["unknown", "?", "?"]
-        table.append([index, layer.name, layer.op_type, *figures])
+        table.append([index, layer.name, layer.op_label, *figures])
     heads = ["#", "name", "op", "FLOPs", "bytes", "FLOP/B", "attainable GFLOP/s", "bound", "time", "%time"]
     return render(table, heads, tablefmt, ("right", "left", "left") + ("right",) * 4 + ("left", "right", "right"))
 
@@ -32,12 +32,13 @@ def totals_table(prediction, tablefmt: str = "simple") -> str:
     p = prediction
     share = ", ".join(f"{bound} {100 * value:.1f}%" for bound, value in p.share_by_bound.items())
     rows = [
-        ["model", f"{p.model} (batch {p.batch}, {p.dtype})"],
+        ["model", f"{p.model} (batch {p.batch}, {p.dtype}, fusion {p.fusion})"],
         ["hardware", f"{p.hw.name}: peak {flop_rate(p.peak, p.dtype)}, bandwidth {byte_rate(p.bandwidth)}"],
         ["ridge point", f"{p.ridge_point:.4g} FLOP/B"],
         ["predicted time", seconds(p.total_s)],
         ["images/s", f"{p.images_per_s:.4g}"],
         ["share of time", share],
+        ["time outside MAC layers", f"{100 * p.share_outside_mac:.1f}%"],
         *[["note", note] for note in p.notes],
     ]
     return tabulate(rows, ["total", "value"], tablefmt=tablefmt, disable_numparse=True)
