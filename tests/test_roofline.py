@@ -166,8 +166,10 @@ def test_roofline_json_matches_predict(fusion: str) -> None:
 
 
 def test_roofline_top_and_csv() -> None:
-    top = perfmodel("roofline", "resnet18", "--hw", "seed-npu", "--top", "3")
+    top = perfmodel("roofline", "resnet18", "--hw", "seed-npu", "--top", "3", "--fusion", "none")
     assert top.returncode == 0 and top.stdout.count(" Conv ") + top.stdout.count(" Gemm ") == 3
+    fused = perfmodel("roofline", "resnet18", "--hw", "seed-npu", "--top", "3")
+    assert fused.returncode == 0 and fused.stdout.count(" Conv+BatchNormalization+") == 3
     csv_out = perfmodel("roofline", "lenet5", "--hw", "seed-npu", "--format", "csv")
     assert csv_out.stdout.splitlines()[0].startswith("name,op_type,flops,bytes,intensity")
 
