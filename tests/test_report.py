@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from perfmodel.hardware import load_spec
+from perfmodel.accel import simulate
 from perfmodel.report.build import ReportOptions, build_report
 from perfmodel.report.document import SECTIONS
 from tests.conftest import perfmodel
@@ -79,8 +80,15 @@ def test_json_figures_equal_the_records(data: dict) -> None:
     top = data["heaviest_layers"]["alexnet"]
     assert [l["flops"] for l in top] == sorted((l.flops for l in alexnet.layers), reverse=True)[:5]
     assert top[0]["flops_share"] == pytest.approx(top[0]["flops"] / alexnet.flops)
+    from perfmodel.fusion import fuse
+
     roof = next(e for e in data["roofline"] if e["model"] == "alexnet")
-    assert roof["total_s"] == pytest.approx(predict(alexnet, load_spec("seed-npu")).total_s)
+    assert data["meta"]["fusion"] == "inference" == roof["fusion"]  # the default: as runtimes run it
+    assert roof["total_s"] == pytest.approx(predict(fuse(alexnet), load_spec("seed-npu")).total_s)
+    side = next(e for e in data["fusion"] if e["model"] == "alexnet")
+    assert side["none"]["time_s"] == pytest.approx(simulate(alexnet, load_spec("seed-npu")).time_s)
+    assert side["inference"]["time_s"] == pytest.approx(simulate(fuse(alexnet), load_spec("seed-npu")).time_s)
+    assert side["speedup"] == pytest.approx(side["none"]["time_s"] / side["inference"]["time_s"])
     sweep = next(e for e in data["batch_sweep"] if e["model"] == "alexnet")
     assert sweep["points"][0]["time_s"] == pytest.approx(roof["total_s"])  # batch 1 is the roofline run
 
@@ -88,7 +96,7 @@ def test_json_figures_equal_the_records(data: dict) -> None:
 def test_markdown_has_the_tables(report_dir: Path) -> None:
     text = (report_dir / "report.md").read_text()
     for heading in ("## Model comparison", "## Heaviest layers (top 5 by FLOPs)", "## Roofline",
-                    "## Speedups over scalar-alu", "## Batch sweep", "## Dtype what-if",
+                    "## Speedups over scalar-alu", "## Fused and unfused", "## Batch sweep", "## Dtype what-if",
                     "## Sparsity what-if", "## Training step"):
         assert heading in text
     assert re.search(r"^\| params \(trainable\) +\| +61,706 \| +61,100,840 \|$", text, re.M)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from perfmodel.commands.options import add_hw_option, add_model_options, input_shapes, partial_status, positive_int
+from perfmodel.commands.options import (
+    add_fusion_option, add_hw_option, add_model_options, input_shapes, partial_status, positive_int,
+)
 from perfmodel.export import json_text
 
 EXAMPLES = """examples:
@@ -28,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_model_options(p, model_nargs="+")
     add_hw_option(p, repeatable=True)
+    add_fusion_option(p, "inference")
     p.add_argument("-o", "--output", default="report", metavar="DIR", help="output folder (default: report)")
     p.add_argument("--top", type=positive_int, default=5, metavar="N", help="heaviest layers per model (default: 5)")
     p.add_argument("--max-batch", type=positive_int, default=256, metavar="N",
@@ -49,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
     batches = tuple(2**i for i in range(args.max_batch.bit_length()))
     options = ReportOptions(dtype=args.dtype, batch=args.batch, input_shapes=input_shapes(args), top=args.top,
+                            fusion=args.fusion,
                             batches=batches, index_width=args.index_width)
     report = build_report(args.model, args.hw, options, progress=_stderr)
     if args.format == "json":

@@ -13,6 +13,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from perfmodel.errors import PerfmodelError
 from perfmodel.hardware import HardwareSpec, load_spec
+from perfmodel.fusion import fuse
 from perfmodel.record import ModelCost
 from perfmodel.report.document import SECTIONS
 from perfmodel.whatif import batch, dtype, sparsity, training
@@ -53,6 +54,7 @@ class ReportOptions:
     batch: int | None = None
     input_shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     top: int = 5
+    fusion: str = "inference"  # how layers are grouped before they are timed (perfmodel.fusion)
     batches: tuple[int, ...] = BATCHES
     densities: tuple[float, ...] = DENSITIES
     index_width: str = "int32"
@@ -129,7 +131,7 @@ def batch_section(sources, hws, options: ReportOptions, progress) -> list[dict[s
             if not _timed(hw, options.dtype):
                 entries.append({"model": model, "hw": hw.name, "note": _no_peak(hw, options.dtype), "points": []})
                 continue
-            points = [batch.batch_point(c, hw) for c in costs]
+            points = [batch.batch_point(fuse(c, options.fusion), hw) for c in costs]
             entries.append({"model": model, "hw": hw.name, "ridge_point": hw.ridge_point(options.dtype),
                             "plot": plot_name("batch", model),
                             "points": [{**dataclasses.asdict(p), "time_per_image_s": p.time_per_image_s}
@@ -168,6 +170,31 @@ def training_section(costs) -> list[dict[str, Any]]:
                             "gradient_bytes": t.gradient_bytes, "optimizer_state_bytes": t.optimizer_state_bytes,
                             "master_weight_bytes": t.master_weight_bytes, "activation_bytes": t.activation_bytes,
                             "memory_bytes": t.memory_bytes})
+    return entries
+
+
+def fusion_section(costs, hws, progress) -> list[dict[str, Any]]:
+    """Per model x machine: time per inference unfused and fused (the accelerator model for an
+    accelerator, the roofline for a processor) and the share of it outside MAC layers."""
+    from perfmodel.accel.baseline import time_model
+    from perfmodel.fusion import fuse, share_outside_mac
+
+    entries = []
+    for c in costs:
+        for hw in hws:
+            if hw.accelerator is None and not _timed(hw, c.dtype):
+                entries.append({"model": c.model, "hw": hw.name, "note": _no_peak(hw, c.dtype)})
+                continue
+            progress(f"fusion: {c.model} on {hw.name}")
+            entry: dict[str, Any] = {"model": c.model, "hw": hw.name}
+            for policy in ("none", "inference"):
+                grouped = fuse(c, policy)
+                timing = time_model(grouped, hw)
+                entry[policy] = {"time_s": timing.time_s, "method": timing.method, "layers": len(grouped.layers),
+                                 "share_outside_mac": share_outside_mac(list(zip(grouped.layers, timing.layer_times)))}
+            entry["speedup"] = entry["none"]["time_s"] / entry["inference"]["time_s"] \
+                if entry["inference"]["time_s"] else None
+            entries.append(entry)
     return entries
 
 
@@ -243,19 +270,22 @@ def build_report(sources: Sequence[str], hws: Sequence[str | HardwareSpec], opti
     if twice:
         raise PerfmodelError(f"the report names models by their graph name, and {', '.join(twice)} comes twice")
     progress("analyzed " + ", ".join(f"{c.model} ({len(c.layers)} layers)" for c in costs))
-    roofline, predictions = roofline_section(costs, specs, options.dtype, progress)
+    grouped = [fuse(c, options.fusion) for c in costs]  # what the timing sections predict
+    roofline, predictions = roofline_section(grouped, specs, options.dtype, progress)
     data: dict[str, Any] = {
         "meta": {"models": [c.model for c in costs], "hardware": [hardware_dict(hw) for hw in specs],
                  "dtype": options.dtype, "top": options.top, "batches": list(options.batches),
                  "densities": list(options.densities), "index_width": options.index_width,
+                 "fusion": options.fusion,
                  "baseline": BASELINE},
         "models": models_section(costs),
         "heaviest_layers": heaviest_section(costs, options.top),
         "roofline": roofline,
-        "accelerator": accelerator_section(costs, specs, progress),
+        "accelerator": accelerator_section(grouped, specs, progress),
+        "fusion": fusion_section(costs, specs, progress),
         "batch_sweep": batch_section(sources, specs, options, progress),
-        "dtype": dtype_section(costs, specs),
-        "sparsity": sparsity_section(costs, specs, options),
+        "dtype": dtype_section(grouped, specs),
+        "sparsity": sparsity_section(grouped, specs, options),
         "training": training_section(costs),
     }
     assert list(data) == list(SECTIONS), "the data's sections and their renderers must agree"

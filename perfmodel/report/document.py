@@ -173,6 +173,31 @@ def accelerator_blocks(data: dict[str, Any]) -> list[Block]:
     return blocks
 
 
+FUSION_NOTE = ("Unfused, every layer reads its input from memory and writes its output back; fused as runtimes "
+               "run a model (perfmodel.fusion), BatchNorm is folded into the conv before it and element-wise "
+               "ops (Relu, the residual Add) run in the conv's output stage, so their tensors never touch memory.")
+
+
+def fusion_blocks(data: dict[str, Any]) -> list[Block]:
+    rows, sentences = [], []
+    for e in data["fusion"]:
+        if "note" in e:
+            sentences.append(f"{e['model']} on {e['hw']}: {e['note']}")
+            continue
+        none, fused = e["none"], e["inference"]
+        rows.append([e["model"], e["hw"], none["method"], _time(none["time_s"]), _time(fused["time_s"]),
+                     f"{e['speedup']:.2f}x" if e["speedup"] else "n/a", _pct(none["share_outside_mac"]),
+                     _pct(fused["share_outside_mac"])])
+        sentences.append(
+            f"{e['model']} on {e['hw']}: fusion cuts the predicted time per inference from {_time(none['time_s'])} "
+            f"to {_time(fused['time_s'])} ({e['speedup']:.2f}x); the time outside MAC layers falls from "
+            f"{_pct(none['share_outside_mac'])} to {_pct(fused['share_outside_mac'])}.")
+    headers = ["model", "hardware", "method", "time unfused", "time fused", "fused speedup",
+               "outside MAC, unfused", "outside MAC, fused"]
+    return [Heading(2, "Fused and unfused"), Paragraph(FUSION_NOTE), _table(headers, rows),
+            *(Paragraph(s) for s in sentences)]
+
+
 def batch_blocks(data: dict[str, Any]) -> list[Block]:
     blocks: list[Block] = [Heading(2, "Batch sweep"),
                            Paragraph("Each batch size re-walks the graph; weights are read once per batch.")]
@@ -259,7 +284,7 @@ def training_blocks(data: dict[str, Any]) -> list[Block]:
 
 SECTIONS: dict[str, Callable[[dict[str, Any]], list[Block]]] = {
     "meta": meta_blocks, "models": models_blocks, "heaviest_layers": heaviest_blocks, "roofline": roofline_blocks,
-    "accelerator": accelerator_blocks, "batch_sweep": batch_blocks, "dtype": dtype_blocks,
+    "accelerator": accelerator_blocks, "fusion": fusion_blocks, "batch_sweep": batch_blocks, "dtype": dtype_blocks,
     "sparsity": sparsity_blocks, "training": training_blocks,
 }
 """The report's sections in order: the key of each in the report's data, and the blocks that render it."""
