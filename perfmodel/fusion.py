@@ -150,7 +150,7 @@ def group_of(members: Sequence[LayerCost], readers: dict[str, list[int]], graph_
         receptive_field=last.receptive_field, supported=all(m.supported for m in members),
         members=tuple(m.name for m in members), fused_ops=tuple(m.op_type for m in members),
         epilogue_flops=sum(m.flops for m in members[1:] if m not in folded),
-        epilogue_input_elems=sum(epilogue.values()),
+        epilogue_input_elems=sum(epilogue.values()), folded=tuple(m.name for m in folded),
     )
 
 

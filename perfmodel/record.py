@@ -125,6 +125,12 @@ class LayerCost:
     fused_ops: tuple[str, ...] = ()
     epilogue_flops: int = 0
     epilogue_input_elems: int = 0
+    folded: tuple[str, ...] = ()  # members folded into the anchor's weights ahead of time (no run-time work)
+
+    @property
+    def epilogue_ops(self) -> tuple[str, ...]:
+        """The ops a fused group runs after its anchor, on its output tile (folded ones excluded)."""
+        return tuple(op for name, op in zip(self.members[1:], self.fused_ops[1:]) if name not in self.folded)
 
     @property
     def op_label(self) -> str:

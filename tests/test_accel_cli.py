@@ -66,7 +66,24 @@ def test_layer_syntax():
     kind, v = parse_layer("conv:C=3,H=224,K=64,R=11,S=4,P=2")
     assert kind == "conv" and v["N"] == 1 and v["W"] == 224 and v["R"] == (11, 11) and v["S"] == (4, 4)
     assert parse_layer("conv:C=3,H=8,W=6,K=2,R=3x5,P=1x2")[1]["R"] == (3, 5)
-    assert parse_layer("fc:M=1,K=2,N=3,bias=1") == ("fc", {"M": 1, "K": 2, "N": 3, "bias": 1})
+    assert parse_layer("fc:M=1,K=2,N=3,bias=1") == ("fc", {"M": 1, "K": 2, "N": 3, "bias": 1, "relu": 0})
     for bad in ("fc:M=0,K=2,N=3", "fc:M=1,K=x,N=3", "fc:M=1,M=2,K=2,N=3", "conv:C=3,H=2,K=1,R=5"):
         with pytest.raises(PerfmodelError):
             parse_layer(bad)
+
+
+def test_program_shows_the_fused_epilogue_inside_the_tile_loop():
+    """conv 64->64 3x3 on 56x56 with BN, residual Add and Relu: the Add and Relu run on each output tile's
+    last K visit (2 x 3136 x 64 FLOPs / 16 lanes = 25,088 cycles), the residual is 3136 x 64 x 4 B."""
+    result = perfmodel("accel", "--layer", "conv:C=64,H=56,K=64,R=3,P=1,bn=1,relu=1,residual=1", "--hw", "seed-npu",
+                       "--program")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    vec = next(i for i, line in enumerate(lines) if "compute VEC Add+Relu" in line)
+    mac = next(i for i, line in enumerate(lines) if "compute MAC_32" in line)
+    end = next(i for i, line in enumerate(lines) if line.strip().startswith("endloop"))
+    assert mac < vec < end and "25,088 cycles" in lines[vec] and "BatchNormalization folded" in lines[vec]
+    assert any("802,816 B" in line and "residual operand" in line for line in lines)
+    unfused = perfmodel("accel", "--layer", "conv:C=64,H=56,K=64,R=3,P=1,bn=1,relu=1,residual=1", "--hw", "seed-npu",
+                        "--program", "--fusion", "none")
+    assert "compute VEC Add+Relu" not in unfused.stdout

@@ -83,7 +83,8 @@ def layer_result(layer: LayerCost, acc: AcceleratorSpec, kind: str, traffic: Tra
         total_cycles=total, time_s=total / acc.clock_hz,
         bound=bound_of(compute, memory) if total else "-",
         utilisation=layer.macs / (total * acc.macs_per_cycle) if total else 0.0, schedule=schedule,
-        fused_ops=layer.fused_ops if len(layer.fused_ops) > 1 else (), vector_cycles=vector, array_cycles=array,
+        fused_ops=layer.fused_ops if len(layer.fused_ops) > 1 else (), epilogue_ops=layer.epilogue_ops,
+        residual_bytes=layer.epilogue_input_elems * dtype_bytes(layer.dtype), vector_cycles=vector, array_cycles=array,
     )
 
 

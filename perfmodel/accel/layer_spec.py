@@ -18,10 +18,15 @@ layer syntax (--layer KIND:KEY=VALUE,...):
                                  (default 1), P zero padding on each side (default 0), D dilation
                                  (default 1), G groups (default 1), bias=1 adds a bias.
                                  R, S, P, D take one number or HxW (R=3x5).
+  Both take an epilogue that --fusion inference fuses into the layer (shown in --program):
+  bn=1 a BatchNormalization after it (conv only; folded into the weights), relu=1 a Relu,
+  residual=1 an Add of a second tensor of the output's shape (conv only; read from DRAM).
   Keys are case-sensitive; the dtype comes from --dtype."""
 
-_FC_KEYS = {"M": None, "K": None, "N": None, "bias": 0}
-_CONV_KEYS = {"N": 1, "C": None, "H": None, "W": None, "K": None, "R": None, "S": 1, "P": 0, "D": 1, "G": 1, "bias": 0}
+_FC_KEYS = {"M": None, "K": None, "N": None, "bias": 0, "relu": 0}
+_CONV_KEYS = {"N": 1, "C": None, "H": None, "W": None, "K": None, "R": None, "S": 1, "P": 0, "D": 1, "G": 1, "bias": 0,
+              "bn": 0, "relu": 0, "residual": 0}
+_FLAGS = ("bias", "bn", "relu", "residual")
 _PAIRS = ("R", "S", "P", "D")
 
 
@@ -63,7 +68,7 @@ def parse_layer(text: str) -> tuple[str, dict[str, object]]:
                 raise _fail(text, f"missing {key}")
             values[key] = default
             continue
-        zero_ok = key in ("P", "bias")
+        zero_ok = key == "P" or key in _FLAGS
         if key in _PAIRS and kind == "conv":
             parts = given[key].split("x")
             if len(parts) > 2:
@@ -109,7 +114,21 @@ def layer_cost(text: str, dtype: str = "fp32") -> ModelCost:
         node = helper.make_node("Conv", ["X", *(t.name for t in inits)], ["Y"], name="conv", kernel_shape=[rh, rw],
                                 strides=list(v["S"]), pads=list(v["P"]) * 2, dilations=list(v["D"]), group=v["G"])
         x_shape = [v["N"], v["C"], v["H"], v["W"]]
-    graph = helper.make_graph([node], kind, [helper.make_tensor_value_info("X", fp, x_shape)],
-                              [helper.make_tensor_value_info("Y", fp, None)], inits)
+    nodes, inputs, y = [node], [helper.make_tensor_value_info("X", fp, x_shape)], "Y"
+    if v.get("bn"):
+        inits += [weight(f"bn_{p}", (v["K"],)) for p in ("scale", "bias", "mean", "var")]
+        nodes.append(helper.make_node("BatchNormalization", [y] + [f"bn_{p}" for p in ("scale", "bias", "mean", "var")],
+                                      ["Y_bn"], name="bn"))
+        y = "Y_bn"
+    if v.get("residual"):
+        oh = (v["H"] + 2 * v["P"][0] - v["D"][0] * (v["R"][0] - 1) - 1) // v["S"][0] + 1
+        ow = (v["W"] + 2 * v["P"][1] - v["D"][1] * (v["R"][1] - 1) - 1) // v["S"][1] + 1
+        inputs.append(helper.make_tensor_value_info("shortcut", fp, [v["N"], v["K"], oh, ow]))
+        nodes.append(helper.make_node("Add", [y, "shortcut"], ["Y_add"], name="residual"))
+        y = "Y_add"
+    if v.get("relu"):
+        nodes.append(helper.make_node("Relu", [y], ["Y_relu"], name="relu"))
+        y = "Y_relu"
+    graph = helper.make_graph(nodes, kind, inputs, [helper.make_tensor_value_info(y, fp, None)], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     return analyze_model(model, dtype=dtype, name=text)

@@ -60,7 +60,7 @@ def instructions(layer: LayerResult, acc: AcceleratorSpec, dtype: str) -> list[I
                             f"{layer.macs or layer.flops}", 0, 1, cycles=layer.compute_cycles),
                 Instruction(f"move NBout->DRAM {t.output:.0f}", 0, 1, t.output, t.output * per_byte),
                 Instruction("sync", 0)]
-    totals = {"input": t.input, "weight": t.weight, "output": t.output + t.psum / 2}
+    totals = {"input": t.input - layer.residual_bytes, "weight": t.weight, "output": t.output + t.psum / 2}
     trips = dict(zip(("m", "k", "n"), s.trips))
     order = s.loop_order
     n_tiles = math.prod(s.trips) * s.groups
@@ -85,11 +85,7 @@ def instructions(layer: LayerResult, acc: AcceleratorSpec, dtype: str) -> list[I
         if level == len(order):
             body.append(Instruction(f"compute {mac_op(dtype)} {s.tm * s.tk * s.tn}", depth, n_tiles,
                                     cycles=layer.array_cycles or layer.compute_cycles, note=s.mapping))
-            if layer.fused_ops:
-                body.append(Instruction(f"compute VEC {'+'.join(layer.fused_ops[1:])}", depth, n_tiles,
-                                        cycles=layer.vector_cycles,
-                                        note="fused epilogue on the output tile, overlapped with the next "
-                                             "tile's MACs"))
+
         elif trips[order[level]] > 1:
             body.append(Instruction(f"loop {trips[order[level]]}", depth, note=LOOP_NAMES[order[level]]))
             emit(level + 1, depth + 1, runs * trips[order[level]])
@@ -97,8 +93,26 @@ def instructions(layer: LayerResult, acc: AcceleratorSpec, dtype: str) -> list[I
         else:
             emit(level + 1, depth, runs)
         if s.load_levels[2] == level:
+            if layer.fused_ops:
+                body.extend(epilogue(depth, runs))
             body.append(move("output", depth, runs, "partial sums out on all visits but the last" if spills_here
                              else ""))
+
+    def epilogue(depth: int, runs: int) -> list[Instruction]:
+        """A fused group's output stage: its residual operand in, its element-wise ops on the tile."""
+        tiles = s.trips[0] * s.trips[2] * s.groups  # each output tile once, on its last K visit
+        out = []
+        if layer.residual_bytes:
+            out.append(Instruction(f"move DRAM->NBout {s.load_bytes[2]}", depth, tiles, layer.residual_bytes,
+                                   layer.residual_bytes * per_byte, "residual operand, last K visit"))
+        folded = [op for op in layer.fused_ops[1:] if op not in layer.epilogue_ops]
+        note = "fused epilogue, last K visit, overlapped with the next tile's MACs"
+        if folded:
+            note += f" ({'+'.join(folded)} folded into the weights)"
+        if layer.epilogue_ops:
+            out.append(Instruction(f"compute VEC {'+'.join(layer.epilogue_ops)}", depth, tiles,
+                                   cycles=layer.vector_cycles, note=note))
+        return out
 
     if s.groups > 1:
         body.append(Instruction(f"loop {s.groups}", 0, note="groups"))

@@ -87,6 +87,8 @@ class LayerResult:
     utilisation: float
     schedule: LayerSchedule | None = None
     fused_ops: tuple[str, ...] = ()
+    epilogue_ops: tuple[str, ...] = ()  # of a fused group: what runs on the output tile (folded ops excluded)
+    residual_bytes: float = 0.0  # of a fused group: the epilogue's second operand, fetched from DRAM
     vector_cycles: float = 0.0
     array_cycles: float = 0.0  # a fused group's array cycles alone (its compute is the max with the epilogue)
 

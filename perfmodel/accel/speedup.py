@@ -9,13 +9,15 @@ from tabulate import tabulate
 
 from perfmodel.accel.baseline import ModelTiming, ratio, time_model
 from perfmodel.export import json_text
+from perfmodel.fusion import share_outside_mac
 from perfmodel.hardware import HardwareSpec
 from perfmodel.record import ModelCost, dtype_bytes
 from perfmodel.units import byte_rate, flop_rate, seconds
 
 METHODS_NOTE = ("Times: accelerators by perfmodel's accelerator model (tiled layers, DRAM traffic, double "
                 "buffering); processors by the roofline, max(FLOPs / peak, bytes / bandwidth) per layer. "
-                "Layers run one after another; speedup = baseline time / time.")
+                "Layers (fused groups under --fusion inference) run one after another; speedup = baseline time / "
+                "time.")
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,7 @@ class SpeedupCell:
     time_s: float
     baseline_s: float
     dtype: str
+    share_outside_mac: float = 0.0  # of time_s: layers (groups) whose work is not conv/gemm
 
     @property
     def speedup(self) -> float | None:
@@ -102,7 +105,8 @@ def speedup_tables(costs: Sequence[ModelCost], specs: Sequence[HardwareSpec], ba
     for base in baselines:
         b = machines.index(base)
         cells = tuple(SpeedupCell(cost.model, label[j], timings[i, j].time_s, timings[i, b].time_s,
-                                  timings[i, j].dtype)
+                                  timings[i, j].dtype,
+                                  share_outside_mac(list(zip(cost.layers, timings[i, j].layer_times))))
                       for i, cost in enumerate(costs) for j in columns)
         tables.append(SpeedupTable(label[b], timings[0, b].method, tuple(c.model for c in costs),
                                    tuple(label[j] for j in columns), cells, tuple(notes)))
@@ -125,8 +129,14 @@ def format_speedup(table: SpeedupTable, fmt: str = "table") -> str:
             row.append(speedup_cell(cell.speedup, cell.time_s))
         rows.append(row)
     title = f"Speedup over {table.baseline} ({table.baseline_method}); cells: speedup (time per inference)"
-    body = tabulate(rows, heads, tablefmt="github" if fmt == "markdown" else "simple", disable_numparse=True,
+    tablefmt = "github" if fmt == "markdown" else "simple"
+    body = tabulate(rows, heads, tablefmt=tablefmt, disable_numparse=True,
                     colalign=("left",) + ("right",) * (len(heads) - 1))
+    shares = [[model, *(f"{100 * table.cell(model, hw).share_outside_mac:.1f}%" for hw in table.hardware)]
+              for model in table.models]
+    body += "\n\nShare of each time spent outside MAC layers (BatchNorm, activations, pooling, adds...):\n" + \
+        ("\n" if fmt == "markdown" else "") + tabulate(shares, ["model", *table.hardware], tablefmt=tablefmt, disable_numparse=True,
+                 colalign=("left",) + ("right",) * len(table.hardware))
     notes = [METHODS_NOTE, *table.notes]
     if fmt == "markdown":
         return "\n".join([f"**{title}**", "", body, "", *(f"- {n}" for n in notes)])
@@ -138,7 +148,8 @@ def speedup_records(tables: Sequence[SpeedupTable]) -> list[dict]:
     return [{
         "baseline": t.baseline, "baseline_method": t.baseline_method, "notes": list(t.notes),
         "cells": [{"model": c.model, "hardware": c.hardware, "dtype": c.dtype, "time_s": c.time_s,
-                   "baseline_time_s": c.baseline_s, "speedup": c.speedup} for c in t.cells],
+                   "baseline_time_s": c.baseline_s, "speedup": c.speedup,
+                   "share_outside_mac": c.share_outside_mac} for c in t.cells],
     } for t in tables]
 
 
