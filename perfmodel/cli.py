@@ -14,6 +14,7 @@ import warnings
 
 from perfmodel import __version__
 from perfmodel.errors import PerfmodelError
+from perfmodel.units import printable
 
 COMMANDS = ("analyze", "zoo", "hw", "roofline", "calibrate", "validate", "accel", "speedup", "report")
 
@@ -30,7 +31,7 @@ class Parser(argparse.ArgumentParser):
     """argparse with perfmodel's error style: one line on stderr, exit status 2 (subcommands too)."""
 
     def error(self, message: str):  # type: ignore[override]
-        self.exit(2, f"perfmodel: error: {message} (see `{self.prog} --help`)\n")
+        self.exit(2, f"perfmodel: error: {printable(message)} (see `{self.prog} --help`)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    print(f"perfmodel: warning: {message}", file=sys.stderr)
+    print(f"perfmodel: warning: {printable(str(message))}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except PerfmodelError as exc:
-        print(f"perfmodel: error: {exc}", file=sys.stderr)
+        print(f"perfmodel: error: {printable(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("perfmodel: interrupted", file=sys.stderr)

@@ -19,6 +19,42 @@ def _why(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
+def read_regular(path: str | os.PathLike, label: str, limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes; a one-line PerfmodelError otherwise (a
+    FIFO would block forever, /dev/zero never ends, a huge file is not the spec it claims to be)."""
+    import stat
+
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise PerfmodelError(f"{label}: cannot read: {_why(exc)}") from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file (a pipe, a device?)"
+        raise PerfmodelError(f"{label}: is {kind}")
+    if info.st_size > limit:
+        raise PerfmodelError(f"{label}: {info.st_size:,} bytes, over the {limit:,} a file of this kind may have")
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as exc:
+        raise PerfmodelError(f"{label}: cannot read: {_why(exc)}") from None
+    if len(data) > limit:
+        raise PerfmodelError(f"{label}: over the {limit:,} bytes a file of this kind may have")
+    return data
+
+
+def check_folder(path: str | os.PathLike) -> None:
+    """PerfmodelError unless `path` is a folder or can be made one (checked before any long work)."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise PerfmodelError(f"cannot write into {str(path)!r}: it is a file, not a folder")
+    ancestor = folder
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise PerfmodelError(f"cannot create folder {str(path)!r}: {str(ancestor)!r} is a file")
+
+
 def check_not_input(output: str | os.PathLike, inputs: tuple[str | os.PathLike | None, ...]) -> None:
     """PerfmodelError when `output` names the same file as one of `inputs` (a model, a spec)."""
     out = Path(output)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -23,7 +24,7 @@ from perfmodel.shapes import (
     FOLD_LIMIT, ceil_pool_fixes, derived_is_param, fold_constants, infer_shapes, node_attrs,
 )
 from perfmodel.skim import skim_model_bytes
-from perfmodel.units import Shape
+from perfmodel.units import Shape, printable
 
 SKIM_ABOVE = 64 << 20
 """Files larger than this (bytes) are read without their weights' data (perfmodel.skim)."""
@@ -83,6 +84,8 @@ def read_model(source: str | os.PathLike | onnx.ModelProto) -> tuple[onnx.ModelP
         )
     if path.is_dir():
         raise PerfmodelError(f"{path}: is a directory, not an ONNX file")
+    if not path.is_file():
+        raise PerfmodelError(f"{path}: is not a regular file (a pipe, a device?), not an ONNX file")
     if path.stat().st_size == 0:
         raise PerfmodelError(f"{path}: empty file, not an ONNX model")
     model = onnx.ModelProto()
@@ -95,6 +98,8 @@ def read_model(source: str | os.PathLike | onnx.ModelProto) -> tuple[onnx.ModelP
         raise PerfmodelError(f"{path}: not an ONNX model (no graph found; truncated or another format?)")
     if not model.opset_import:
         raise PerfmodelError(f"{path}: not an ONNX model (no opset_import; truncated or another format?)")
+    if not model.graph.output:
+        raise PerfmodelError(f"{path}: invalid model: the graph has no outputs, so nothing it computes is used")
     return model, path.stem
 
 
@@ -255,6 +260,38 @@ def _ready(node: onnx.NodeProto, done: set[str]) -> bool:
     return all(not i or i in done for i in node.input)
 
 
+# ---------------------------------------------------------------- node arity
+
+
+@lru_cache(maxsize=None)
+def _arity(op_type: str, opset: int) -> tuple[int, int, int, int] | None:
+    """(min inputs, max inputs, min outputs, max outputs) of a default-domain op, from onnx.defs."""
+    from onnx import defs
+
+    try:
+        schema = defs.get_schema(op_type, opset, "")
+    except Exception:
+        return None
+    return schema.min_input, schema.max_input, schema.min_output, schema.max_output
+
+
+def check_arity(node: onnx.NodeProto, opset: int) -> None:
+    """A node with fewer inputs or outputs than its op requires (or more than it allows) is invalid."""
+    if node.domain not in ("", "ai.onnx"):
+        return
+    arity = _arity(node.op_type, opset)
+    if arity is None:
+        return
+    lo_in, hi_in, lo_out, hi_out = arity
+    given_in = len(node.input)
+    given_out = len(node.output)
+    for what, given, lo, hi in (("inputs", given_in, lo_in, hi_in), ("outputs", given_out, lo_out, hi_out)):
+        if given < lo or given > hi:
+            need = f"{lo}" if lo == hi else f"{lo} to {hi}" if hi < 2**31 - 1 else f"at least {lo}"
+            raise PerfmodelError(f"invalid model: node '{printable(node.name or node.op_type)}' ({node.op_type}) "
+                                 f"breaks the ONNX {node.op_type} spec: it has {given} {what}, the op takes {need}")
+
+
 # ---------------------------------------------------------------- initializers listed as inputs
 
 
@@ -314,6 +351,7 @@ def load_graph(
     tensors: list[TensorProto] = [_skeleton_tensor(t) for t in g.initializer]
     nodes = []
     for node in g.node:
+        check_arity(node, opset)
         if node.op_type == "Constant" and node.domain in ("", "ai.onnx") and node.attribute:
             tensors.append(_skeleton_tensor(_constant_node_tensor(node)))
         else:
@@ -360,7 +398,7 @@ def load_graph(
             param_like.update(o for o in outs if o in shapes and derived_is_param(
                 node, sizes, values, param_like, math.prod(shapes[o])))
             continue
-        graph_nodes.append(GraphNode(node.name or f"{node.op_type}_{len(graph_nodes)}", node.op_type,
+        graph_nodes.append(GraphNode(printable(node.name) or f"{node.op_type}_{len(graph_nodes)}", node.op_type,
                                      node.domain, tuple(node.input), tuple(node.output), node_attrs(node)))
     float_tensors = {name for name, elem in elem_types.items() if elem in FLOAT_TYPES}
     for tensor_name, shape in shapes.items():

@@ -14,7 +14,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper, shape_inference
 
 from perfmodel.errors import PerfmodelError
-from perfmodel.units import Shape, ceil_div
+from perfmodel.units import Shape, ceil_div, printable
 
 FOLD_LIMIT = 4096
 """Largest constant (elements) folded by evaluation; weights stay symbolic (shape only)."""
@@ -25,9 +25,9 @@ def node_attrs(node: onnx.NodeProto) -> dict[str, Any]:
     for attr in node.attribute:
         value = helper.get_attribute_value(attr)
         if isinstance(value, bytes):
-            value = value.decode()
+            value = printable(value)
         elif isinstance(value, list):
-            value = tuple(v.decode() if isinstance(v, bytes) else v for v in value)
+            value = tuple(printable(v) if isinstance(v, bytes) else v for v in value)
         elif isinstance(value, (TensorProto, onnx.GraphProto)):
             continue  # tensors and subgraphs are not cost-relevant attributes
         attrs[attr.name] = value

@@ -81,6 +81,17 @@ def seconds(value: float) -> str:
     return f"{number(value / 1e-9)} ns"
 
 
+def printable(text: str | bytes) -> str:
+    """`text` safe to print on one line: control characters (newlines, terminal escapes) and other
+    unprintables written as Python escapes ('\\n', '\\x1b'), so a name can never break a table or a
+    one-line error."""
+    if isinstance(text, bytes):  # protobuf hands back invalid UTF-8 as bytes
+        text = text.decode("utf-8", "backslashreplace")
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def shape(dims: Shape) -> str:
     """(1, 3, 224, 224) -> '1x3x224x224'; () -> 'scalar'."""
     return "x".join(map(str, dims)) if dims else "scalar"

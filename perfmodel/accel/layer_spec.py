@@ -23,6 +23,9 @@ layer syntax (--layer KIND:KEY=VALUE,...):
   residual=1 an Add of a second tensor of the output's shape (conv only; read from DRAM).
   Keys are case-sensitive; the dtype comes from --dtype."""
 
+MAX_VALUE = 1 << 16
+"""Largest number a --layer key takes (65,536): the tiling search stays under a few seconds."""
+
 _FC_KEYS = {"M": None, "K": None, "N": None, "bias": 0, "relu": 0}
 _CONV_KEYS = {"N": 1, "C": None, "H": None, "W": None, "K": None, "R": None, "S": 1, "P": 0, "D": 1, "G": 1, "bias": 0,
               "bn": 0, "relu": 0, "residual": 0}
@@ -41,6 +44,9 @@ def _number(text: str, key: str, value: str, allow_zero: bool) -> int:
         raise _fail(text, f"{key}={value!r} is not an integer") from None
     if n < 0 or (n == 0 and not allow_zero):
         raise _fail(text, f"{key} must be {'>= 0' if allow_zero else 'positive'}, got {n}")
+    if n > MAX_VALUE:
+        raise _fail(text, f"{key}={n:,} is over {MAX_VALUE:,}: no layer is that large (and the tiling search "
+                          f"would take minutes)")
     return n
 
 

@@ -50,6 +50,10 @@ def run(args: argparse.Namespace) -> int:
     from perfmodel.report.build import ReportOptions, build_report
     from perfmodel.report.write import write_report
 
+    if args.format != "json":
+        from perfmodel.files import check_folder
+
+        check_folder(args.output)  # before minutes of work, not after
     batches = tuple(2**i for i in range(args.max_batch.bit_length()))
     options = ReportOptions(dtype=args.dtype, batch=args.batch, input_shapes=input_shapes(args), top=args.top,
                             fusion=args.fusion,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from perfmodel.commands.options import add_output_options, tablefmt, write_output
 
@@ -58,6 +59,11 @@ def run_export(args: argparse.Namespace) -> int:
     if batch == 0:
         raise PerfmodelError("--batch must be positive")
     out = args.output or f"{args.name}.onnx"
+    target = Path(out)
+    if target.is_dir():
+        raise PerfmodelError(f"cannot write {out!r}: it is a directory; give a file name")
+    if not (target.parent if str(target.parent) else Path(".")).is_dir():
+        raise PerfmodelError(f"cannot write {out!r}: folder {str(target.parent)!r} does not exist")
     print(f"building {args.name} with {args.weights} weights ...", file=sys.stderr)
     try:
         path = models_onnx.export(args.name, out, weights=args.weights, batch=batch)

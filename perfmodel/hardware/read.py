@@ -20,6 +20,12 @@ from perfmodel.hardware.spec import (
 from perfmodel.record import DTYPE_BYTES
 
 
+MAX_COUNT = 2**31 - 1
+"""Largest count (MAC rows, cores) a spec may give."""
+MAX_QUANTITY = 1e30
+"""Largest quantity in base units (bytes/s, Hz, bytes, FLOP/s): far past any machine, far below overflow."""
+
+
 def decimal_of(x: int | float | Decimal) -> Decimal:
     """A number as a decimal: Decimal and int as they are, a float as its shortest repr."""
     if isinstance(x, (Decimal, int)):
@@ -67,28 +73,34 @@ def load_spec(name_or_path: str | Path) -> HardwareSpec:
     return _load_file(path, label=text)
 
 
+SPEC_LIMIT = 1 << 20
+"""Bytes a hardware spec file may have: a spec is a page of TOML."""
+
+
+def parse_toml(text: str, label: str) -> dict[str, Any]:
+    """TOML with floats read as the decimals they are written; one-line errors, nesting bounded."""
+    try:
+        return tomllib.loads(text, parse_float=Decimal)
+    except tomllib.TOMLDecodeError as exc:
+        raise PerfmodelError(f"{label}: invalid TOML: {' '.join(str(exc).split())}") from None
+    except RecursionError:
+        raise PerfmodelError(f"{label}: invalid TOML: nested too deeply") from None
+
+
 def _load_file(path: Path, label: str) -> HardwareSpec:
+    from perfmodel.files import read_regular
+
+    raw = read_regular(path, label, SPEC_LIMIT)
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise PerfmodelError(f"{label}: cannot read: {exc.strerror or exc}") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"), parse_float=Decimal)
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise PerfmodelError(f"{label}: not UTF-8 text, so not a TOML hardware spec") from None
-    except tomllib.TOMLDecodeError as exc:
-        msg = " ".join(str(exc).split())
-        raise PerfmodelError(f"{label}: invalid TOML: {msg}") from None
-    return spec_from_dict(data, label=label, default_name=path.stem, path=path.resolve())
+    return spec_from_dict(parse_toml(text, label), label=label, default_name=path.stem, path=path.resolve())
 
 
 def spec_from_toml(text: str, label: str = "<spec>", default_name: str = "custom") -> HardwareSpec:
     """Parse and validate spec text; `label` names the file in errors."""
-    try:
-        data = tomllib.loads(text, parse_float=Decimal)
-    except tomllib.TOMLDecodeError as exc:
-        raise PerfmodelError(f"{label}: invalid TOML: {' '.join(str(exc).split())}") from None
-    return spec_from_dict(data, label=label, default_name=default_name)
+    return spec_from_dict(parse_toml(text, label), label=label, default_name=default_name)
 
 
 def spec_from_dict(data: Mapping[str, Any], label: str = "<spec>", default_name: str = "custom",
@@ -128,6 +140,8 @@ class _Reader:
         return str(value)  # int, Decimal
 
     def positive_number(self, fld: str, value: Any) -> int | float | Decimal:
+        if isinstance(value, int) and not isinstance(value, bool) and value > MAX_QUANTITY:
+            raise self.fail(f"field '{fld}' is {str(value)[:20]}... ({len(str(value))} digits): too large")
         if (isinstance(value, bool) or not isinstance(value, (int, float, Decimal)) or not math.isfinite(value)
                 or value <= 0):
             raise self.fail(f"field '{fld}' must be a positive number, got {self._show(value)}")
@@ -136,7 +150,21 @@ class _Reader:
     def positive_int(self, fld: str, value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise self.fail(f"field '{fld}' must be a positive integer, got {self._show(value)}")
+        if value > MAX_COUNT:
+            raise self.fail(f"field '{fld}' is {str(value)[:20]}...: over {MAX_COUNT:,}, surely a mistake")
         return value
+
+    def converted(self, fld: str, value: Decimal) -> float:
+        """A quantity in base units as a float: still finite and positive after the conversion
+        (1e-400 underflows to 0, a 400-digit number overflows)."""
+        try:
+            result = float(value)
+        except OverflowError:
+            result = math.inf
+        if not math.isfinite(result) or result <= 0 or result > MAX_QUANTITY:
+            raise self.fail(f"field '{fld}' = {str(value)[:24]} is out of range once in base units "
+                            f"(must be > 0 and at most {MAX_QUANTITY:.0e})")
+        return result
 
     def string(self, fld: str, value: Any) -> str:
         if not isinstance(value, str) or not value.strip():
@@ -199,11 +227,12 @@ class _Reader:
             return None
         key = f"{base}_{given[0]}"
         value = decimal_of(self.positive_number(prefix + key, table[key])) * units[given[0]]
+        converted = self.converted(prefix + key, value)
         if kind == "size":
             if value != value.to_integral_value():
                 raise self.fail(f"field '{prefix}{key}' must be a whole number of bytes, got {table[key]!r}")
             return int(value)
-        return float(value)
+        return converted
 
     def required(self, table: Mapping[str, Any], prefix: str, key: str) -> Any:
         if key not in table:
@@ -263,7 +292,8 @@ class _Reader:
             if dtype not in DTYPE_BYTES:
                 raise self.fail(f"field '{key}.{dtype}': unknown dtype {dtype!r}; "
                                 f"choose one of {', '.join(DTYPE_BYTES)}")
-            peak[dtype] = float(decimal_of(self.positive_number(f"{key}.{dtype}", value)) * RATE_UNITS[given[0]])
+            peak[dtype] = self.converted(f"{key}.{dtype}", decimal_of(self.positive_number(f"{key}.{dtype}", value))
+                                         * RATE_UNITS[given[0]])
         return peak
 
     def caches(self, value: Any) -> tuple[CacheLevel, ...]:
