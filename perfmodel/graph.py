@@ -21,7 +21,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from perfmodel.errors import PerfmodelError
 from perfmodel.shapes import (
-    FOLD_LIMIT, ceil_pool_fixes, derived_is_param, fold_constants, infer_shapes, node_attrs,
+    FOLD_LIMIT, ceil_pool_fixes, derived_is_param, fold_constants, infer_shapes, node_attrs, same_shape_fixes,
 )
 from perfmodel.skim import skim_model_bytes
 from perfmodel.units import Shape, printable
@@ -375,7 +375,8 @@ def load_graph(
     corrected: dict[str, Shape] = {}
     for _ in range(len(nodes) + 1):  # fold -> infer to a fixpoint: each pass may unlock the next shape chain
         shapes, elem_types = infer_shapes(nodes, tensors, inputs, input_types, outputs, ir_version, opsets, corrected)
-        fixes = ceil_pool_fixes(nodes, shapes)
+        fixes = ceil_pool_fixes(nodes, shapes) | same_shape_fixes(nodes, shapes)
+        shapes.update(fixes)
         corrected.update(fixes)
         nodes, new = fold_constants(nodes, values, shapes, opset, param_like, elem_types, corrected)
         if not new and not fixes:

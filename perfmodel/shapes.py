@@ -93,6 +93,18 @@ def infer_shapes(nodes: list[onnx.NodeProto], tensors: list[TensorProto], inputs
         if value.type.tensor_type.elem_type:
             elem_types[value.name] = value.type.tensor_type.elem_type
     return shapes, elem_types
+SAME_SHAPE_OPS = ("GroupNormalization",)
+"""Ops whose output has their input's shape (ONNX spec) but for which onnx's inference infers none
+(GroupNormalization is a function op onnx does not expand during inference)."""
+
+
+def same_shape_fixes(nodes: list[onnx.NodeProto], shapes: Mapping[str, Shape]) -> dict[str, Shape]:
+    """Output shapes of SAME_SHAPE_OPS onnx left unknown: the shape of input 0."""
+    return {node.output[0]: shapes[node.input[0]] for node in nodes
+            if node.op_type in SAME_SHAPE_OPS and node.domain in ("", "ai.onnx") and node.input
+            and node.input[0] in shapes and node.output and node.output[0] not in shapes}
+
+
 def ceil_pool_fixes(nodes: list[onnx.NodeProto], shapes: Mapping[str, Shape]) -> dict[str, Shape]:
     """Output shapes onnx's inference gets wrong: a ceil_mode pool whose last window would start past
     the input and its begin padding is dropped (ONNX MaxPool spec, PyTorch, onnxruntime), out - 1."""

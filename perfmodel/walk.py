@@ -84,7 +84,7 @@ def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype:
                          output_names=tuple(node.outputs),
                          activation_slots=tuple(i for i, t in enumerate(node.inputs) if t and t not in graph.constants))
     attrs = _attributes(node, graph.opset)
-    geometry = _geometry(node, attrs, in_shapes, out_shapes) if rule.spatial else None
+    geometry = _geometry(node, attrs, in_shapes, out_shapes, rule.weight_input) if rule.spatial else None
     if geometry is not None:  # the ONNX attributes as given, auto_pad resolved to the pads it implies
         attrs["pads"] = geometry.pads
         attrs.pop("auto_pad", None)
@@ -157,12 +157,12 @@ def _attributes(node: GraphNode, opset: int) -> dict[str, Any]:
     return {**defaults, **node.attrs}
 
 
-def _geometry(node: GraphNode, attrs: Mapping[str, Any], ins: tuple, outs: tuple) -> Geometry:
+def _geometry(node: GraphNode, attrs: Mapping[str, Any], ins: tuple, outs: tuple, weight: int | None) -> Geometry:
     """Kernel, strides, dilations, pads (auto_pad resolved) and groups of a window op, with the spec's
     defaults (stride 1, dilation 1, no padding, kernel from the weight's shape) filled in."""
     x = ins[0]
     spatial = len(x) - 2
-    kernel = tuple(attrs["kernel_shape"]) if "kernel_shape" in attrs else tuple(ins[1][2:])
+    kernel = tuple(attrs["kernel_shape"]) if "kernel_shape" in attrs else tuple(ins[weight][2:])
     strides = tuple(attrs.get("strides") or (1,) * spatial)
     dilations = tuple(attrs.get("dilations") or (1,) * spatial)
     auto_pad = attrs.get("auto_pad", "NOTSET")

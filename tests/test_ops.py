@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from onnx import helper
 from onnx.reference import ReferenceEvaluator
 
 from perfmodel import ops
@@ -178,12 +179,13 @@ def test_every_rule_is_a_registered_function() -> None:
 
 
 def test_kinds_come_from_the_registry() -> None:
-    assert set(ops.op_types(ops.MAC)) == {"Conv", "ConvTranspose", "Gemm", "MatMul"}
+    assert set(ops.op_types(ops.MAC)) == {"Conv", "ConvTranspose", "Gemm", "MatMul", "ConvInteger", "QLinearConv",
+                                          "MatMulInteger", "QLinearMatMul", "Einsum", "RNN", "GRU", "LSTM"}
     assert {"MaxPool", "AveragePool", "LRN", "GlobalAveragePool"} <= set(ops.op_types(ops.WINDOW))
     assert {"Reshape", "Flatten", "Identity", "Dropout"} <= set(ops.op_types(ops.VIEW))
     assert all(rule.kind in ops.KINDS for rule in ops.RULES.values())
     spatial = {op for op, rule in ops.RULES.items() if rule.spatial}
-    assert spatial == {"Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool"}
+    assert spatial == {"Conv", "ConvTranspose", "ConvInteger", "QLinearConv", "MaxPool", "AveragePool", "LpPool"}
 
 
 @SETTINGS
@@ -239,3 +241,78 @@ def test_conv_transpose_receptive_field_divides_the_jump() -> None:
     cost = analyze_model(model(nodes, [value("x", [1, 2, 5, 5])], [value("y", None)],
                                [tensor("w1", 2, 2, 3, 3), tensor("w2", 2, 2, 3, 3)]))
     assert [layer.receptive_field for layer in cost.layers] == [2, 3]
+
+
+# ---------------------------------------------------------------- recurrent, Einsum, quantized ops
+
+
+@pytest.mark.parametrize("op, gates, per_unit", [("RNN", 1, 3), ("GRU", 3, 19), ("LSTM", 4, 26)])
+@pytest.mark.parametrize("direction", ["forward", "bidirectional"])
+def test_recurrent_layers(op: str, gates: int, per_unit: int, direction: str) -> None:
+    """seq 7, batch 2, input 5, hidden 3: every step and direction runs [2 x (5 + 3)] @ [(5 + 3) x gates*3],
+    then per_unit FLOPs per hidden unit (the module docstring's count)."""
+    seq, batch, inp, hidden = 7, 2, 5, 3
+    dirs = 2 if direction == "bidirectional" else 1
+    inits = [tensor("W", dirs, gates * hidden, inp), tensor("R", dirs, gates * hidden, hidden),
+             tensor("B", dirs, 2 * gates * hidden)]
+    outputs = 3 if op == "LSTM" else 2
+    m = one_node(op, [(seq, batch, inp)], inits, n_outputs=outputs, hidden_size=hidden, direction=direction)
+    layer = only_layer(m)
+    assert layer.output_shapes[0] == (seq, dirs, batch, hidden) == run_reference(m, [(seq, batch, inp)])[0].shape
+    macs = seq * dirs * batch * gates * hidden * (inp + hidden)
+    assert layer.macs == macs and layer.gemm.macs == macs
+    assert layer.flops == 2 * macs + seq * dirs * batch * hidden * per_unit
+    assert layer.params == dirs * (gates * hidden * (inp + hidden) + 2 * gates * hidden)
+
+
+@pytest.mark.parametrize("equation, shapes, macs", [
+    ("ij,jk->ik", [(4, 5), (5, 6)], 4 * 5 * 6),
+    ("bij,bjk->bik", [(3, 4, 5), (3, 5, 6)], 3 * 4 * 5 * 6),
+    ("bhqd,bhkd->bhqk", [(2, 3, 7, 8), (2, 3, 9, 8)], 2 * 3 * 7 * 9 * 8),  # attention scores
+    ("...ij,...jk->...ik", [(2, 4, 5), (2, 5, 6)], 2 * 4 * 5 * 6),
+    ("ij,jk", [(4, 5), (5, 6)], 4 * 5 * 6),  # implicit output ik
+    ("ii->i", [(5, 5)], 0),  # a diagonal: no MACs
+])
+def test_einsum_macs_from_the_contraction(equation: str, shapes, macs: int) -> None:
+    m = one_node("Einsum", shapes, equation=equation)
+    layer = only_layer(m)
+    reference = np.einsum(equation, *(np.ones(s, np.float32) for s in shapes))
+    assert layer.output_shapes[0] == reference.shape
+    assert layer.macs == macs and layer.flops == (2 * macs if macs else 25)
+    if macs:
+        assert layer.gemm.macs == macs
+
+
+def test_quantized_conv_and_matmul_count_the_macs_of_their_float_twins() -> None:
+    from onnx import TensorProto, numpy_helper
+
+    def q(name, *shape):
+        return numpy_helper.from_array(np.ones(shape, np.int8), name)
+
+    scale = [numpy_helper.from_array(np.asarray(0.1, np.float32), n) for n in ("xs", "ws", "ys")]
+    zero = [numpy_helper.from_array(np.asarray(0, np.int8), n) for n in ("xz", "wz", "yz")]
+    node = helper.make_node("QLinearConv", ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz"], ["y"], name="qconv",
+                            pads=[1, 1, 1, 1])
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.INT8, [1, 4, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.INT8, None)],
+                              [q("w", 6, 4, 3, 3), *scale, *zero])
+    layer = analyze_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])).layers[0]
+    assert layer.output_shapes[0] == (1, 6, 8, 8) and layer.macs == 6 * 64 * 4 * 9 and layer.params == 6 * 4 * 9
+    mm = helper.make_node("MatMulInteger", ["a", "b"], ["c"], name="mmi")
+    graph = helper.make_graph([mm], "g", [helper.make_tensor_value_info("a", TensorProto.INT8, [3, 16])],
+                              [helper.make_tensor_value_info("c", TensorProto.INT32, None)], [q("b", 16, 5)])
+    layer = analyze_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])).layers[0]
+    assert layer.macs == 3 * 16 * 5 and layer.params == 80
+
+
+@pytest.mark.parametrize("op, attrs", [("LayerNormalization", {"axis": -1}), ("InstanceNormalization", {}),
+                                       ("GroupNormalization", {"num_groups": 2})])
+def test_runtime_normalizations_cost_8_flops_per_element(op: str, attrs) -> None:
+    """mean 1, variance 3 (subtract, square, add), normalize 2, affine 2 per element (norm.py)."""
+    c = 4
+    inits = [tensor("s", 5) if op == "LayerNormalization" else tensor("s", c),
+             tensor("b", 5) if op == "LayerNormalization" else tensor("b", c)]
+    m = one_node(op, [(2, c, 3, 5)], inits, opset=21, **attrs)
+    layer = only_layer(m)
+    assert layer.flops == 8 * 2 * c * 3 * 5
+    assert layer.params == (10 if op == "LayerNormalization" else 2 * c)

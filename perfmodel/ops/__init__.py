@@ -164,6 +164,6 @@ def schema_defaults(op_type: str, opset: int) -> tuple[dict[str, Any], tuple[str
     return defaults, tuple(required)
 
 
-_FAMILIES = ("conv", "gemm", "norm", "pool", "elementwise", "tensor", "reduce")
+_FAMILIES = ("conv", "gemm", "recurrent", "norm", "pool", "elementwise", "tensor", "reduce")
 for _family in _FAMILIES:
     importlib.import_module(f"{__name__}.{_family}")

@@ -46,6 +46,18 @@ def binary(node: Node) -> Cost:
     return Cost(0, per_out * node.out_elems)
 
 
+@rule("QuantizeLinear", kind=ELEMENTWISE, buffers=(1, 2))
+def quantize(node: Node) -> Cost:
+    """y = saturate(round(x / scale) + zero_point): divide, round, add, clip = 4 FLOPs per element."""
+    return Cost(0, 4 * node.out_elems)
+
+
+@rule("DequantizeLinear", kind=ELEMENTWISE, buffers=(1, 2))
+def dequantize(node: Node) -> Cost:
+    """y = (x - zero_point) x scale: 2 FLOPs per element."""
+    return Cost(0, 2 * node.out_elems)
+
+
 @rule("Cast", "CastLike", kind=MOVEMENT)
 def cast(node: Node) -> Cost:
     """A conversion moves data and computes nothing."""
