@@ -98,8 +98,20 @@ def json_text(data: Any) -> str:
     return value(data, "")
 
 
-def to_json(cost: ModelCost, fused: ModelCost | None = None) -> str:
-    return json_text(model_dict(cost, fused))
+def to_json(cost: ModelCost, fused: ModelCost | None = None, depth: int | None = None) -> str:
+    data = model_dict(cost, fused)
+    if depth:
+        from perfmodel.scopes import scope_dict, scopes
+
+        data["scopes"] = [scope_dict(s, depth) for s in scopes(cost, depth)]
+    return json_text(data)
+
+
+def scopes_csv(cost: ModelCost, depth: int) -> str:
+    """One row per name scope at `depth` (perfmodel.scopes)."""
+    from perfmodel.scopes import scope_dict, scopes
+
+    return rows_csv([scope_dict(s, depth) for s in scopes(cost, depth)])
 
 
 def rows_csv(rows: list[dict[str, Any]], fields: list[str] | None = None) -> str:

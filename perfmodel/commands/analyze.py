@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from perfmodel.commands.options import (
-    add_fusion_option, add_model_options, add_output_options, fused, load_cost, partial_status, tablefmt, write_output,
+    add_fusion_option, add_model_options, add_output_options, fused, load_cost, partial_status, positive_int, tablefmt,
+    write_output,
 )
 
 EXAMPLES = """examples:
@@ -23,6 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_model_options(p)
     add_fusion_option(p, "none")
+    p.add_argument("--depth", type=positive_int, metavar="N",
+                   help="also total the layers by name scope, N levels deep (/layer1/layer1.0/conv1/Conv, "
+                        "layer1.0.conv1): params, MACs, FLOPs and bytes per scope, in every format")
     add_output_options(p, top="only the N layers with the most FLOPs")
     p.set_defaults(func=run)
 
@@ -33,14 +37,16 @@ def run(args: argparse.Namespace) -> int:
     cost = load_cost(args)
     groups = fused(args, cost)
     if args.format == "json":
-        text = export.to_json(cost, groups)
+        text = export.to_json(cost, groups, args.depth)
     elif args.format == "csv":
-        text = export.to_csv(cost)
+        text = export.scopes_csv(cost, args.depth) if args.depth else export.to_csv(cost)
     else:
         fmt = tablefmt(args)
         parts = [tables.header(cost), tables.layer_table(cost, args.top, fmt)]
         if args.fusion != "none":
             parts.append(tables.group_table(groups, args.top, fmt))
+        if args.depth:
+            parts.append(tables.scope_table(cost, args.depth, fmt))
         text = "\n\n".join(parts + [tables.totals_table(cost, fmt)])
     write_output(args, text)
     return partial_status(args, [cost])

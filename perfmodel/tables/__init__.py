@@ -4,6 +4,8 @@
 and a tabulate format; none lays out a table itself.
 """
 
-from perfmodel.tables.analyze import CONVENTIONS, group_table, header, incomplete_line, layer_table, totals_table
+from perfmodel.tables.analyze import (
+    CONVENTIONS, group_table, header, incomplete_line, layer_table, scope_table, totals_table,
+)
 
-__all__ = ["CONVENTIONS", "group_table", "header", "incomplete_line", "layer_table", "totals_table"]
+__all__ = ["CONVENTIONS", "group_table", "header", "incomplete_line", "layer_table", "scope_table", "totals_table"]

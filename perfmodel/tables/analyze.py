@@ -64,6 +64,22 @@ def group_table(fused: ModelCost, top: int | None = None, tablefmt: str = "simpl
     return render(table, heads, tablefmt, ("right", "left", "left") + ("right",) * 6)
 
 
+def scope_table(cost: ModelCost, depth: int, tablefmt: str = "simple") -> str:
+    """Totals per name scope at `depth`, with the share of the model's FLOPs; '+?' marks a lower bound."""
+    from perfmodel.scopes import scopes
+
+    total = cost.flops or 1
+    rows = []
+    for s in scopes(cost, depth):
+        mark = "" if s.complete else " +?"
+        rows.append([s.name, len(s.layers), si(s.total("params") + s.total("non_trainable_params")) + mark,
+                     si(s.total("macs")) + mark, si(s.total("flops")) + mark,
+                     f"{100 * s.total('flops') / total:.1f}", binary(s.total("bytes_read")) + mark,
+                     binary(s.total("bytes_written")) + mark])
+    heads = [f"scope (depth {depth})", "layers", "params", "MACs", "FLOPs", "%FLOPs", "read", "written"]
+    return render(rows, heads, tablefmt, ("left",) + ("right",) * 7)
+
+
 def incomplete_line(cost: ModelCost) -> str:
     """The loud last line of every output of a partial result ('' for a complete one)."""
     if cost.complete:
