@@ -92,6 +92,14 @@ def printable(text: str | bytes) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+def joules(value: float) -> str:
+    """Energy from pJ to J: 3.2e-6 -> '3.2 uJ'."""
+    for scale, unit in ((1, "J"), (1e-3, "mJ"), (1e-6, "uJ"), (1e-9, "nJ")):
+        if abs(value) >= scale:
+            return f"{number(value / scale)} {unit}"
+    return f"{number(value / 1e-12)} pJ"
+
+
 def shape(dims: Shape) -> str:
     """(1, 3, 224, 224) -> '1x3x224x224'; () -> 'scalar'."""
     return "x".join(map(str, dims)) if dims else "scalar"

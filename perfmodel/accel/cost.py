@@ -25,6 +25,7 @@ import numpy as np
 
 from perfmodel.hardware import AcceleratorSpec
 from perfmodel.record import LayerCost, dtype_bytes
+from perfmodel.accel.energy import layer_energy
 from perfmodel.accel.results import LayerResult, LayerSchedule, Traffic
 
 
@@ -76,6 +77,8 @@ def layer_result(layer: LayerCost, acc: AcceleratorSpec, kind: str, traffic: Tra
     prologue = memory_cycles(prologue_bytes, acc)
     epilogue = memory_cycles(epilogue_bytes, acc)
     total = float(overlapped_cycles(compute, memory, prologue, epilogue, tile_compute, acc.double_buffering))
+    residual = layer.epilogue_input_elems * dtype_bytes(layer.dtype) if vector else 0.0
+    energy = layer_energy(layer, acc, kind, traffic, schedule, total / acc.clock_hz, residual)
     return LayerResult(
         name=layer.name, op_type=layer.op_type, kind=kind, macs=layer.macs, flops=layer.flops, traffic=traffic,
         compute_cycles=compute, memory_cycles=memory, prologue_cycles=prologue, epilogue_cycles=epilogue,
@@ -84,7 +87,7 @@ def layer_result(layer: LayerCost, acc: AcceleratorSpec, kind: str, traffic: Tra
         bound=bound_of(compute, memory) if total else "-",
         utilisation=layer.macs / (total * acc.macs_per_cycle) if total else 0.0, schedule=schedule,
         fused_ops=layer.fused_ops if len(layer.fused_ops) > 1 else (), epilogue_ops=layer.epilogue_ops,
-        residual_bytes=layer.epilogue_input_elems * dtype_bytes(layer.dtype), vector_cycles=vector, array_cycles=array,
+        residual_bytes=residual, vector_cycles=vector, array_cycles=array, energy=energy,
     )
 
 

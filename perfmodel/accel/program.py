@@ -20,7 +20,6 @@ import math
 from dataclasses import dataclass
 
 from perfmodel.accel.results import OPERANDS, LayerResult
-from perfmodel.accel.tiling import ACC_BYTES
 from perfmodel.hardware import AcceleratorSpec
 from perfmodel.record import dtype_bytes
 from perfmodel.units import seconds
@@ -79,7 +78,7 @@ def instructions(layer: LayerResult, acc: AcceleratorSpec, dtype: str) -> list[I
                 body.append(move(op, depth, runs, "resident: streamed in once" if once else ""))
         spills_here = s.psum_spill and s.load_levels[2] == level
         if spills_here:
-            body.append(Instruction(f"move DRAM->NBout {s.load_bytes[2] // dtype_bytes(dtype) * ACC_BYTES}", depth,
+            body.append(Instruction(f"move DRAM->NBout {s.load_bytes[2] // dtype_bytes(dtype) * s.accumulator_bytes}", depth,
                                     runs * s.groups, t.psum / 2, t.psum / 2 * per_byte,
                                     "partial sums back (all visits but the first)"))
         if level == len(order):

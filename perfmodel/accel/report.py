@@ -9,7 +9,7 @@ from perfmodel.accel.baseline import ModelTiming, ratio
 from perfmodel.accel.results import AccelResult
 from perfmodel.export import json_text
 from perfmodel.hardware import HardwareSpec
-from perfmodel.units import binary, byte_rate, flop_rate, frequency, seconds, si
+from perfmodel.units import binary, byte_rate, flop_rate, frequency, joules, number, seconds, si
 
 ASSUMPTIONS = (
     "Conv/FC tiled into the buffers (fastest schedule, then fewest DRAM bytes); element-wise work on "
@@ -79,6 +79,7 @@ def totals_table(result: AccelResult, baseline: ModelTiming | None = None, table
         ["  partial-sum spills", binary(t.psum)],
         ["time in memory-bound layers", f"{100 * result.memory_bound_fraction:.1f}%"],
         ["time outside MAC layers", f"{100 * result.share_outside_mac:.1f}%"],
+        *_energy_rows(result),
     ]
     if result.unknown_layers:
         rows.append(["layers not counted (no cost rule)", ", ".join(result.unknown_layers)])
@@ -88,6 +89,18 @@ def totals_table(result: AccelResult, baseline: ModelTiming | None = None, table
                  [f"speedup over {baseline.hardware}", f"{x:,.2f}x" if x is not None else "-"]]
     return tabulate(rows, ["total", result.hardware], tablefmt=tablefmt, disable_numparse=True,
                     colalign=("left", "right"))
+
+
+def _energy_rows(result: AccelResult) -> list[list[str]]:
+    e = result.energy
+    if e is None:
+        return [["energy", "no [accelerator.energy] table in the spec"]]
+    parts = " / ".join(f"{joules(getattr(e, c))}" for c in ("mac", "weight_buffer", "input_buffer", "output_buffer",
+                                                            "dram"))
+    return [["energy per inference", joules(e.total)],
+            ["  MAC / weight / input / output buffer / DRAM", parts],
+            ["average power", f"{number(result.power_W)} W"],
+            ["energy-delay product", f"{result.edp_Js:.4g} J s"]]
 
 
 def to_json(result: AccelResult, baseline: ModelTiming | None = None) -> str:

@@ -10,6 +10,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from perfmodel.accel.energy import Energy
+
 OPERANDS = ("input", "weight", "output")
 
 
@@ -56,6 +58,8 @@ class LayerSchedule:
     mapping: str
     psum_spill: bool
     groups: int = 1
+    dims: tuple[int, int, int] = (0, 0, 0)  # the GEMM's M, K, N per group
+    accumulator_bytes: int = 4
 
     def describe(self) -> str:
         order = ">".join(self.loop_order)
@@ -91,6 +95,7 @@ class LayerResult:
     residual_bytes: float = 0.0  # of a fused group: the epilogue's second operand, fetched from DRAM
     vector_cycles: float = 0.0
     array_cycles: float = 0.0  # a fused group's array cycles alone (its compute is the max with the epilogue)
+    energy: Energy | None = None  # joules by component, when the spec has an energy table
 
     @property
     def dram_bytes(self) -> float:
@@ -104,6 +109,8 @@ class LayerResult:
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["dram_bytes"] = self.dram_bytes
+        data.pop("energy")
+        data["energy_J"] = self.energy.to_dict() if self.energy is not None else None
         return data
 
 
@@ -120,6 +127,26 @@ class AccelResult:
     layers: tuple[LayerResult, ...]
     notes: tuple[str, ...] = ()
     fusion: str = "none"
+
+    @property
+    def energy(self) -> Energy | None:
+        """Joules per inference by component; None without an energy table."""
+        parts = [layer.energy for layer in self.layers]
+        if not parts or any(e is None for e in parts):
+            return None
+        return sum(parts, Energy())
+
+    @property
+    def edp_Js(self) -> float | None:
+        """Energy-delay product: joules x seconds of one inference."""
+        energy = self.energy
+        return energy.total * self.time_s if energy is not None else None
+
+    @property
+    def power_W(self) -> float | None:
+        """Average power over one inference: energy / time."""
+        energy = self.energy
+        return energy.total / self.time_s if energy is not None and self.time_s else None
 
     @property
     def share_outside_mac(self) -> float:
@@ -189,6 +216,8 @@ class AccelResult:
             "memory_cycles": self.memory_cycles, "time_s": self.time_s, "dram_bytes": traffic.total,
             "dram_bytes_per_operand": dataclasses.asdict(traffic), "utilisation": self.utilisation,
             "memory_bound_fraction": self.memory_bound_fraction, "share_outside_mac": self.share_outside_mac,
+            "energy_J": self.energy.to_dict() if self.energy is not None else None,
+            "power_W": self.power_W, "edp_Js": self.edp_Js,
         }
 
     def to_dict(self) -> dict[str, Any]:

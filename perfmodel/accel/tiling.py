@@ -13,13 +13,16 @@ it then stays resident (all the weights in WRAM are loaded once whatever the loo
 - input bytes  = passes x input pixels read by all M tiles x channels x dtype bytes (a conv tile
   reads its input window; the halo shared with the next tile is read again).
 - weight bytes = passes x (K + bias rows) x N x dtype bytes.
-- output: written once at the dtype's width; accumulated at 32 bits (ACC_BYTES) in the output
-  buffer. If its tiles are revisited (passes > 1: K is tiled outside them and the outputs cannot
-  stay resident), every extra pass spills the partial sums and reads them back:
-  psum bytes = (passes - 1) x M x N x ACC_BYTES x 2.
+- output: written once at the dtype's width; accumulated at `accumulator_bits` (default 32) in the
+  output buffer. If its tiles are revisited (passes > 1: K is tiled outside them and the outputs
+  cannot stay resident), every extra pass spills the partial sums and reads them back:
+  psum bytes = (passes - 1) x M x N x accumulator bytes x 2.
 Compute. cycles = blocks_M x blocks_K x blocks_N, blocks_D = sum over D's tiles of
 ceil(tile / lanes on D) (ragged edges of tiles and array); a systolic array adds fill and drain,
-rows + cols - 2 cycles, for every pass of a streamed-dim tile through an array block.
+rows + cols - 2 cycles, for every pass of a streamed-dim tile through an array block. Each such pass
+holds one "fold" of the stationary operand in the array: with `weight_load = "serial"` loading a fold
+stalls the array `mac_rows` cycles (SCALE-Sim's count), passes x rows more cycles; with "overlapped"
+(the default, TPU-style) the next fold loads while this one computes.
 Choice: the fewest cycles (overlapped total, within TIME_TOLERANCE), then the fewest DRAM bytes,
 then the fewest tiles (within TIE_TOLERANCE of that schedule's time).
 """
@@ -40,8 +43,6 @@ from perfmodel.errors import PerfmodelError
 from perfmodel.hardware import AcceleratorSpec
 from perfmodel.record import dtype_bytes
 
-ACC_BYTES = 4
-"""Partial sums are 32-bit (fp32 or int32 accumulators), whatever the operands' dtype."""
 
 
 @dataclass(frozen=True)
@@ -82,18 +83,18 @@ class _Grid:
         self.shape = (len(mt), len(kt), len(nt))
 
 
-def _footprint(view: GemmView, g: _Grid, operand: str, full: dict[str, bool], elem: int) -> np.ndarray:
+def _footprint(view: GemmView, g: _Grid, operand: str, full: dict[str, bool], elem: int, acc_bytes: int) -> np.ndarray:
     """Bytes an operand holds when the loops over the `full` dims are inside its load point."""
     if operand == "input":
         rows = g.rows_pass if full["m"] else g.rows_tile
         return rows * (view.k_units if full["k"] else g.kc) * elem
     if operand == "weight":
         return ((view.k if full["k"] else g.tk) + view.bias_rows) * (view.n if full["n"] else g.tn) * elem
-    return (view.m if full["m"] else g.tm) * (view.n if full["n"] else g.tn) * ACC_BYTES
+    return (view.m if full["m"] else g.tm) * (view.n if full["n"] else g.tn) * acc_bytes
 
 
 def _passes(view: GemmView, g: _Grid, order: tuple[str, str, str], operand: str,
-            budget: float, elem: int) -> tuple[np.ndarray, np.ndarray]:
+            budget: float, elem: int, acc_bytes: int) -> tuple[np.ndarray, np.ndarray]:
     """(passes, load depth) of one operand: the outermost fitting depth that saves the most reloads."""
     dims = OPERAND_DIMS[operand]
     natural = np.zeros(g.shape)
@@ -107,7 +108,7 @@ def _passes(view: GemmView, g: _Grid, order: tuple[str, str, str], operand: str,
         if h and order[h - 1] not in dims:
             reload = reload * g.trips[order[h - 1]]
         full = {d: order.index(d) >= h for d in order}
-        fits = (_footprint(view, g, operand, full, elem) <= budget) & (h <= natural)
+        fits = (_footprint(view, g, operand, full, elem, acc_bytes) <= budget) & (h <= natural)
         candidate = np.where(fits, reload, np.inf)
         take = candidate <= best  # ties go to the deeper load point: same traffic, smaller footprint
         best = np.where(take, candidate, best)
@@ -118,17 +119,23 @@ def _passes(view: GemmView, g: _Grid, order: tuple[str, str, str], operand: str,
 def _compute_cycles(g: _Grid, mappings: tuple[ArrayMapping, ...],
                     acc: AcceleratorSpec) -> tuple[np.ndarray, np.ndarray]:
     """(cycles per group, index of the mapping) for each candidate tile: the fastest mapping wins."""
-    fill_drain = acc.mac_rows + acc.mac_cols - 2 if acc.systolic else 0
+    per_pass = (acc.mac_rows + acc.mac_cols - 2 if acc.systolic else 0) + \
+        (acc.mac_rows if acc.weight_load == "serial" else 0)
     options = []
     for mp in mappings:
         cycles = g.blocks["m"][mp.m] * g.blocks["k"][mp.k] * g.blocks["n"][mp.n]
-        if fill_drain and mp.streamed:
-            a, b = (d for d in ("m", "k", "n") if d != mp.streamed)
-            passes = g.trips[mp.streamed] * g.blocks[a][mp.lanes(a)] * g.blocks[b][mp.lanes(b)]
-            cycles = cycles + fill_drain * passes
+        if per_pass and mp.streamed:
+            cycles = cycles + per_pass * array_passes(g, mp)
         options.append(np.broadcast_to(cycles, g.shape))
     stacked = np.stack(options)
     return stacked.min(axis=0), stacked.argmin(axis=0)
+
+
+def array_passes(g: _Grid, mp: ArrayMapping) -> np.ndarray:
+    """Passes of a streamed-dim tile through an array block: one fold of the stationary operand each,
+    trips of the streamed dim x blocks of the other two dims."""
+    a, b = (d for d in ("m", "k", "n") if d != mp.streamed)
+    return g.trips[mp.streamed] * g.blocks[a][mp.lanes(a)] * g.blocks[b][mp.lanes(b)]
 
 
 TIME_TOLERANCE = 0.01
@@ -176,10 +183,11 @@ def plan_gemm(view: GemmView, acc: AcceleratorSpec, dtype: str) -> GemmPlan:
     n_tiles = g.trips["m"] * g.trips["k"] * g.trips["n"]
     tile_compute = compute / n_tiles
 
+    acc_bytes = acc.accumulator_bytes
     per_order = []
     for order in dataflow.loop_orders:
-        found = {op: _passes(view, g, order, op, budgets[op], elem) for op in OPERANDS}
-        psum = (found["output"][0] - 1) * view.m * view.n * ACC_BYTES * 2
+        found = {op: _passes(view, g, order, op, budgets[op], elem, acc_bytes) for op in OPERANDS}
+        psum = (found["output"][0] - 1) * view.m * view.n * acc_bytes * 2
         traffic = groups * (found["input"][0] * a_pass + found["weight"][0] * b_pass + out_bytes + psum)
         total = overlapped_cycles(groups * compute, memory_cycles(traffic, acc), memory_cycles(prologue, acc),
                                   memory_cycles(epilogue, acc), tile_compute, acc.double_buffering)
@@ -198,14 +206,15 @@ def plan_gemm(view: GemmView, acc: AcceleratorSpec, dtype: str) -> GemmPlan:
     pick = lambda arr: float(np.broadcast_to(arr, g.shape)[i, j, k])  # noqa: E731
     passes = tuple(int(pick(found[op][0])) for op in OPERANDS)
     levels = tuple(int(pick(found[op][1])) for op in OPERANDS)
-    held = [pick(_footprint(view, g, op, {d: order.index(d) >= h for d in order}, elem))
+    held = [pick(_footprint(view, g, op, {d: order.index(d) >= h for d in order}, elem, acc_bytes))
             for op, h in zip(OPERANDS, levels)]
-    held[2] = held[2] / ACC_BYTES * elem  # the output is stored at the dtype's width
+    held[2] = held[2] / acc_bytes * elem  # the output is stored at the dtype's width
     schedule = LayerSchedule(
         gemm=view.describe(), m_tile=view.m_tiles[i].label, tm=int(pick(g.tm)), tk=int(pick(g.tk)),
         tn=int(pick(g.tn)), trips=(int(pick(g.trips["m"])), int(pick(g.trips["k"])), int(pick(g.trips["n"]))),
         loop_order=order, passes=passes, load_levels=levels, load_bytes=tuple(int(b) for b in held),
         mapping=mappings[int(mapping_index[i, j, k])].label, psum_spill=passes[2] > 1, groups=groups,
+        dims=(view.m, view.k, view.n), accumulator_bytes=acc_bytes,
     )
     traffic = Traffic(input=groups * passes[0] * pick(a_pass), weight=groups * passes[1] * b_pass,
                       output=groups * out_bytes, psum=groups * pick(psum))

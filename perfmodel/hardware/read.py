@@ -15,7 +15,7 @@ from typing import Any, Mapping
 from perfmodel.accel.dataflow import DATAFLOWS
 from perfmodel.errors import PerfmodelError
 from perfmodel.hardware.spec import (
-    PRESET_DIR, RATE_UNITS, UNITS_OF_KIND, AcceleratorSpec, CacheLevel, HardwareSpec,
+    PRESET_DIR, RATE_UNITS, UNITS_OF_KIND, WEIGHT_LOADS, AcceleratorSpec, CacheLevel, EnergySpec, HardwareSpec,
 )
 from perfmodel.record import DTYPE_BYTES
 
@@ -316,7 +316,7 @@ class _Reader:
         self.check_keys(
             t, p,
             ("mac_rows", "mac_cols", "macs_per_cycle", "dtype", "extra_dtypes", "double_buffering", "dataflow",
-             "systolic"),
+             "systolic", "weight_load", "accumulator_bits", "energy"),
             {"clock": "frequency", "weight_buffer": "size", "input_buffer": "size", "output_buffer": "size",
              "dram_bandwidth": "bandwidth"},
         )
@@ -340,7 +340,16 @@ class _Reader:
         if dataflow not in DATAFLOWS:
             raise self.fail(f"field '{p}dataflow' must be one of {', '.join(map(repr, DATAFLOWS))}, "
                             f"got {self._show(dataflow)}")
+        weight_load = t.get("weight_load", "overlapped")
+        if weight_load not in WEIGHT_LOADS:
+            raise self.fail(f"field '{p}weight_load' must be one of {', '.join(map(repr, WEIGHT_LOADS))}, "
+                            f"got {self._show(weight_load)}")
+        bits = self.positive_int(p + "accumulator_bits", t.get("accumulator_bits", 32))
+        if bits % 8 or bits > 64:
+            raise self.fail(f"field '{p}accumulator_bits' must be 8, 16, 24, 32, 40, 48, 56 or 64, got {bits}")
+        energy = self.energy(self.table(p + "energy", t["energy"]), (dtype, *extra)) if "energy" in t else None
         return AcceleratorSpec(
+            weight_load=weight_load, accumulator_bits=bits, energy=energy,
             mac_rows=rows,
             mac_cols=cols,
             clock_hz=self.quantity(t, p, "clock", "frequency", required=True),
@@ -355,3 +364,33 @@ class _Reader:
             extra_dtypes=extra,
         )
 
+    def energy(self, t: Mapping[str, Any], dtypes: tuple[str, ...]) -> EnergySpec:
+        """[accelerator.energy]: mac_pJ (a number, or a table per dtype), per-byte buffer and DRAM energies."""
+        p = "accelerator.energy."
+        per_byte = ("weight_buffer_pJ_per_byte", "input_buffer_pJ_per_byte", "output_buffer_pJ_per_byte",
+                    "dram_pJ_per_byte")
+        for key in t:
+            if key not in ("mac_pJ", "static_mW", *per_byte):
+                close = difflib.get_close_matches(key, ["mac_pJ", "static_mW", *per_byte], n=1, cutoff=0.6)
+                hint = f" (did you mean '{p}{close[0]}'?)" if close else ""
+                raise self.fail(f"unknown field '{p}{key}'{hint}")
+        raw = self.required(t, p, "mac_pJ")
+        if isinstance(raw, dict):
+            mac = {}
+            for dtype, value in raw.items():
+                if dtype not in DTYPE_BYTES:
+                    raise self.fail(f"field '{p}mac_pJ.{dtype}': unknown dtype {dtype!r}")
+                mac[dtype] = self.converted(f"{p}mac_pJ.{dtype}",
+                                            decimal_of(self.positive_number(f"{p}mac_pJ.{dtype}", value)))
+            missing = [d for d in dtypes if d not in mac]
+            if missing:
+                raise self.fail(f"field '{p}mac_pJ' gives no energy for {', '.join(missing)}, which the array runs")
+        else:
+            value = self.converted(p + "mac_pJ", decimal_of(self.positive_number(p + "mac_pJ", raw)))
+            mac = {d: value for d in dtypes}
+        values = {k: self.converted(p + k, decimal_of(self.positive_number(p + k, self.required(t, p, k))))
+                  for k in per_byte}
+        static = t.get("static_mW", 0)
+        if static:
+            static = self.converted(p + "static_mW", decimal_of(self.positive_number(p + "static_mW", static)))
+        return EnergySpec(mac_pJ=mac, static_mW=float(static), **values)

@@ -43,6 +43,41 @@ class CacheLevel:
     bandwidth: float | None = None  # bytes/s, when known
 
 
+WEIGHT_LOADS = ("overlapped", "serial")
+"""How a weight fold reaches the array: while the previous one computes (TPU-style), or with a stall
+of `mac_rows` cycles per fold (SCALE-Sim's count for a weight-stationary systolic array)."""
+
+
+@dataclass(frozen=True)
+class EnergySpec:
+    """Energy per operation and per byte moved (picojoules), and static power (milliwatts).
+
+    `mac_pJ` per dtype the array runs; buffers per byte read or written; DRAM per byte transferred.
+    """
+
+    mac_pJ: Mapping[str, float]
+    weight_buffer_pJ_per_byte: float
+    input_buffer_pJ_per_byte: float
+    output_buffer_pJ_per_byte: float
+    dram_pJ_per_byte: float
+    static_mW: float = 0.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mac_pJ", types.MappingProxyType(dict(self.mac_pJ)))
+
+    def __hash__(self) -> int:
+        return hash((tuple(self.mac_pJ.items()), self.weight_buffer_pJ_per_byte, self.input_buffer_pJ_per_byte,
+                     self.output_buffer_pJ_per_byte, self.dram_pJ_per_byte, self.static_mW))
+
+    def mac(self, dtype: str) -> float:
+        """pJ per MAC at `dtype`; PerfmodelError when the table gives none for it."""
+        try:
+            return self.mac_pJ[dtype]
+        except KeyError:
+            raise PerfmodelError(f"the energy table gives no mac_pJ for {dtype} (it gives: "
+                                 f"{', '.join(self.mac_pJ)})") from None
+
+
 @dataclass(frozen=True)
 class AcceleratorSpec:
     """A MAC array with on-chip buffers, as the accelerator model sees it."""
@@ -59,6 +94,13 @@ class AcceleratorSpec:
     dataflow: str  # a name in perfmodel.accel.dataflow.DATAFLOWS
     systolic: bool = False  # count fill/drain of the array
     extra_dtypes: tuple[str, ...] = ()  # dtypes also run at the same MAC rate
+    weight_load: str = "overlapped"  # one of WEIGHT_LOADS
+    accumulator_bits: int = 32  # partial sums' width in the output buffer and when spilled to DRAM
+    energy: EnergySpec | None = None
+
+    @property
+    def accumulator_bytes(self) -> int:
+        return self.accumulator_bits // 8
 
     @property
     def macs_per_cycle(self) -> int:

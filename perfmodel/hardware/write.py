@@ -97,5 +97,16 @@ def spec_to_toml(spec: HardwareSpec, header: str = "") -> str:
                   _quantity_line("dram_bandwidth", acc.dram_bandwidth, BANDWIDTH_UNITS),
                   f"double_buffering = {str(acc.double_buffering).lower()}",
                   f"dataflow = {_toml_str(acc.dataflow)}",
-                  f"systolic = {str(acc.systolic).lower()}"]
+                  f"systolic = {str(acc.systolic).lower()}",
+                  f"weight_load = {_toml_str(acc.weight_load)}",
+                  f"accumulator_bits = {acc.accumulator_bits}"]
+        e = acc.energy
+        if e is not None:
+            lines += ["", "[accelerator.energy]"]
+            lines += [f"{k} = {_number(getattr(e, k), 1)}" for k in
+                      ("weight_buffer_pJ_per_byte", "input_buffer_pJ_per_byte", "output_buffer_pJ_per_byte",
+                       "dram_pJ_per_byte")]
+            if e.static_mW:
+                lines.append(f"static_mW = {_number(e.static_mW, 1)}")
+            lines += ["", "[accelerator.energy.mac_pJ]"] + [f"{d} = {_number(v, 1)}" for d, v in e.mac_pJ.items()]
     return "\n".join(lines) + "\n"
