@@ -5,6 +5,7 @@ The schema itself (keys, units, which fields are required) is documented in `per
 
 from __future__ import annotations
 
+import dataclasses
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +70,12 @@ class EnergySpec:
         return hash((tuple(self.mac_pJ.items()), self.weight_buffer_pJ_per_byte, self.input_buffer_pJ_per_byte,
                      self.output_buffer_pJ_per_byte, self.dram_pJ_per_byte, self.static_mW))
 
+    def to_dict(self) -> dict:
+        return {"mac_pJ": dict(self.mac_pJ), "weight_buffer_pJ_per_byte": self.weight_buffer_pJ_per_byte,
+                "input_buffer_pJ_per_byte": self.input_buffer_pJ_per_byte,
+                "output_buffer_pJ_per_byte": self.output_buffer_pJ_per_byte,
+                "dram_pJ_per_byte": self.dram_pJ_per_byte, "static_mW": self.static_mW}
+
     def mac(self, dtype: str) -> float:
         """pJ per MAC at `dtype`; PerfmodelError when the table gives none for it."""
         try:
@@ -101,6 +108,13 @@ class AcceleratorSpec:
     @property
     def accumulator_bytes(self) -> int:
         return self.accumulator_bits // 8
+
+    def to_dict(self) -> dict:
+        """Every field as plain data (the report's JSON)."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["extra_dtypes"] = list(self.extra_dtypes)
+        data["energy"] = self.energy.to_dict() if self.energy is not None else None
+        return data
 
     @property
     def macs_per_cycle(self) -> int:

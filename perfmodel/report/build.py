@@ -81,7 +81,7 @@ def hardware_dict(hw: HardwareSpec) -> dict[str, Any]:
         "name": hw.name, "description": hw.description, "source": hw.source,
         "peak_flops": dict(hw.peak_flops), "mem_bandwidth": hw.mem_bandwidth,
         "ridge_point": {d: hw.ridge_point(d) for d in hw.peak_flops},
-        "accelerator": dataclasses.asdict(acc) if acc else None,
+        "accelerator": acc.to_dict() if acc else None,
     }
 
 
