@@ -32,6 +32,12 @@ class ModelTiming:
     def time_s(self) -> float:
         return sum(self.layer_times)
 
+    @property
+    def energy_J(self) -> float | None:
+        """Joules per inference, from the accelerator model when the spec has an energy table."""
+        energy = self.accel.energy if self.accel is not None else None
+        return energy.total if energy is not None else None
+
 
 def time_model(cost: ModelCost, spec: HardwareSpec) -> ModelTiming:
     """Per-layer times of `cost` on `spec`, by the accelerator model or the roofline."""

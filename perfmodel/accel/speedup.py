@@ -12,7 +12,7 @@ from perfmodel.export import json_text
 from perfmodel.fusion import share_outside_mac
 from perfmodel.hardware import HardwareSpec
 from perfmodel.record import ModelCost, dtype_bytes
-from perfmodel.units import byte_rate, flop_rate, seconds
+from perfmodel.units import byte_rate, flop_rate, joules, seconds
 
 METHODS_NOTE = ("Times: accelerators by perfmodel's accelerator model (tiled layers, DRAM traffic, double "
                 "buffering); processors by the roofline, max(FLOPs / peak, bytes / bandwidth) per layer. "
@@ -28,6 +28,15 @@ class SpeedupCell:
     baseline_s: float
     dtype: str
     share_outside_mac: float = 0.0  # of time_s: layers (groups) whose work is not conv/gemm
+    energy_J: float | None = None
+    baseline_energy_J: float | None = None
+
+    @property
+    def energy_ratio(self) -> float | None:
+        """Baseline energy / energy (how many times less energy), where both have energy tables."""
+        if self.energy_J and self.baseline_energy_J:
+            return self.baseline_energy_J / self.energy_J
+        return None
 
     @property
     def speedup(self) -> float | None:
@@ -106,7 +115,8 @@ def speedup_tables(costs: Sequence[ModelCost], specs: Sequence[HardwareSpec], ba
         b = machines.index(base)
         cells = tuple(SpeedupCell(cost.model, label[j], timings[i, j].time_s, timings[i, b].time_s,
                                   timings[i, j].dtype,
-                                  share_outside_mac(list(zip(cost.layers, timings[i, j].layer_times))))
+                                  share_outside_mac(list(zip(cost.layers, timings[i, j].layer_times))),
+                                  timings[i, j].energy_J, timings[i, b].energy_J)
                       for i, cost in enumerate(costs) for j in columns)
         tables.append(SpeedupTable(label[b], timings[0, b].method, tuple(c.model for c in costs),
                                    tuple(label[j] for j in columns), cells, tuple(notes)))
@@ -137,6 +147,20 @@ def format_speedup(table: SpeedupTable, fmt: str = "table") -> str:
     body += "\n\nShare of each time spent outside MAC layers (BatchNorm, activations, pooling, adds...):\n" + \
         ("\n" if fmt == "markdown" else "") + tabulate(shares, ["model", *table.hardware], tablefmt=tablefmt, disable_numparse=True,
                  colalign=("left",) + ("right",) * len(table.hardware))
+    if any(table.cell(m, hw).energy_J is not None for m in table.models for hw in table.hardware):
+        energy = []
+        for model in table.models:
+            row = [model]
+            for hw in table.hardware:
+                c = table.cell(model, hw)
+                ratio_text = f" ({c.energy_ratio:,.2f}x)" if c.energy_ratio else ""
+                row.append(joules(c.energy_J) + ratio_text if c.energy_J is not None else "n/a")
+            energy.append(row)
+        body += ("\n\nEnergy per inference (in brackets: the baseline's energy / this one, where both have "
+                 "energy tables):\n"
+                 + ("\n" if fmt == "markdown" else "")
+                 + tabulate(energy, ["model", *table.hardware], tablefmt=tablefmt, disable_numparse=True,
+                            colalign=("left",) + ("right",) * len(table.hardware)))
     notes = [METHODS_NOTE, *table.notes]
     if fmt == "markdown":
         return "\n".join([f"**{title}**", "", body, "", *(f"- {n}" for n in notes)])
@@ -149,7 +173,8 @@ def speedup_records(tables: Sequence[SpeedupTable]) -> list[dict]:
         "baseline": t.baseline, "baseline_method": t.baseline_method, "notes": list(t.notes),
         "cells": [{"model": c.model, "hardware": c.hardware, "dtype": c.dtype, "time_s": c.time_s,
                    "baseline_time_s": c.baseline_s, "speedup": c.speedup,
-                   "share_outside_mac": c.share_outside_mac} for c in t.cells],
+                   "share_outside_mac": c.share_outside_mac, "energy_J": c.energy_J,
+                   "baseline_energy_J": c.baseline_energy_J, "energy_ratio": c.energy_ratio} for c in t.cells],
     } for t in tables]
 
 
