@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from perfmodel.record import LayerCost
 from perfmodel.units import ceil_div
@@ -186,9 +186,7 @@ class GemmView:
 
     @cached_property
     def m_tiles(self) -> tuple[MTile, ...]:
-        if self.conv is not None:
-            return tuple(self.conv.m_tiles())
-        return tuple(MTile(Split(self.m, t), t, self.m, f"{t} row{'s' if t != 1 else ''}") for t in tile_sizes(self.m))
+        return _m_tiles(self.m, self.conv)
 
     @cached_property
     def k_tiles(self) -> tuple[Split, ...]:
@@ -197,6 +195,14 @@ class GemmView:
     @cached_property
     def n_tiles(self) -> tuple[Split, ...]:
         return tuple(Split(self.n, t) for t in tile_sizes(self.n))
+
+
+@lru_cache(maxsize=4096)
+def _m_tiles(m: int, conv: ConvGeometry | None) -> tuple[MTile, ...]:
+    """M tiles of a GEMM (memoized: a design-space sweep asks for the same layer's tiles at every point)."""
+    if conv is not None:
+        return tuple(conv.m_tiles())
+    return tuple(MTile(Split(m, t), t, m, f"{t} row{'s' if t != 1 else ''}") for t in tile_sizes(m))
 
 
 def gemm_view(layer: LayerCost) -> GemmView | None:

@@ -29,6 +29,7 @@ then the fewest tiles (within TIE_TOLERANCE of that schedule's time).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -163,9 +164,16 @@ def _choose(traffic: np.ndarray, total: np.ndarray, n_tiles: np.ndarray) -> int 
     return int(candidates[np.lexsort((total[candidates], n_tiles[candidates]))[0]])
 
 
-@lru_cache(maxsize=8192)
 def plan_gemm(view: GemmView, acc: AcceleratorSpec, dtype: str) -> GemmPlan:
-    """The best schedule of a GEMM view on `acc` (memoized: layers of the same shape search once)."""
+    """The best schedule of a GEMM view on `acc`, memoized on what the schedule depends on: layers of
+    the same shape search once, and so do sweep points that differ only in energy figures, or in clock
+    and DRAM bandwidth by the same factor (the search sees bytes per cycle)."""
+    tiling = dataclasses.replace(acc, energy=None, clock_hz=1.0, dram_bandwidth=acc.dram_bandwidth / acc.clock_hz)
+    return _plan(view, tiling, dtype)
+
+
+@lru_cache(maxsize=8192)
+def _plan(view: GemmView, acc: AcceleratorSpec, dtype: str) -> GemmPlan:
     dataflow = get_dataflow(acc.dataflow)
     mappings = dataflow.mappings(acc.mac_rows, acc.mac_cols, acc.systolic)
     g = _Grid(view, {1} | {mp.lanes(d) for mp in mappings for d in ("m", "k", "n")})
