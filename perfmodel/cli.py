@@ -16,7 +16,7 @@ from perfmodel import __version__
 from perfmodel.errors import PerfmodelError
 from perfmodel.units import printable
 
-COMMANDS = ("analyze", "zoo", "hw", "roofline", "calibrate", "validate", "accel", "speedup", "report")
+COMMANDS = ("analyze", "zoo", "hw", "roofline", "calibrate", "validate", "accel", "speedup", "report", "sweep")
 
 EPILOG = """examples:
   python -m perfmodel analyze resnet152                 # a built-in model, no file needed

@@ -58,30 +58,41 @@ class GemmPlan:
     tile_compute_cycles: float  # one tile's compute (mean), the last of which no transfer hides
 
 
+def _col(values, axis: int) -> np.ndarray:
+    shape = [1, 1, 1]
+    shape[axis] = -1
+    return np.asarray(values, dtype=float).reshape(shape)
+
+
 class _Grid:
-    """Candidate tiles along m, k, n as broadcastable arrays (axis 0: m, 1: k, 2: n)."""
+    """Candidate tiles along m, k, n as broadcastable arrays (axis 0: m, 1: k, 2: n); one per GEMM view
+    (`grid_of`), with array passes per lane count computed on first use and kept."""
 
-    def __init__(self, view: GemmView, lanes: set[int]):
-        def col(values, axis):
-            shape = [1, 1, 1]
-            shape[axis] = -1
-            return np.asarray(values, dtype=float).reshape(shape)
-
+    def __init__(self, view: GemmView):
         mt, kt, nt = view.m_tiles, view.k_tiles, view.n_tiles
-        self.tm = col([t.split.size for t in mt], 0)
-        self.rows_tile = col([t.rows_tile for t in mt], 0)
-        self.rows_pass = col([t.rows_pass for t in mt], 0)
-        self.kc = col([s.tile for s in kt], 1)
-        self.tk = col([s.size for s in kt], 1)
-        self.tn = col([s.size for s in nt], 2)
-        self.trips = {"m": col([t.split.count for t in mt], 0), "k": col([s.count for s in kt], 1),
-                      "n": col([s.count for s in nt], 2)}
-        self.blocks = {
-            "m": {p: col([t.split.blocks(p) for t in mt], 0) for p in lanes},
-            "k": {p: col([s.blocks(p) for s in kt], 1) for p in lanes},
-            "n": {p: col([s.blocks(p) for s in nt], 2) for p in lanes},
-        }
+        self.splits = {"m": [t.split for t in mt], "k": list(kt), "n": list(nt)}
+        self.tm = _col([t.split.size for t in mt], 0)
+        self.rows_tile = _col([t.rows_tile for t in mt], 0)
+        self.rows_pass = _col([t.rows_pass for t in mt], 0)
+        self.kc = _col([s.tile for s in kt], 1)
+        self.tk = _col([s.size for s in kt], 1)
+        self.tn = _col([s.size for s in nt], 2)
+        self.trips = {"m": _col([t.split.count for t in mt], 0), "k": _col([s.count for s in kt], 1),
+                      "n": _col([s.count for s in nt], 2)}
         self.shape = (len(mt), len(kt), len(nt))
+        self._blocks: dict[tuple[str, int], np.ndarray] = {}
+
+    def blocks(self, dim: str, lanes: int) -> np.ndarray:
+        """Array passes along `dim` with `lanes` lanes on it, per candidate tile (Split.blocks)."""
+        key = (dim, lanes)
+        if key not in self._blocks:
+            self._blocks[key] = _col([s.blocks(lanes) for s in self.splits[dim]], "mkn".index(dim))
+        return self._blocks[key]
+
+
+@lru_cache(maxsize=4096)
+def grid_of(view: GemmView) -> _Grid:
+    return _Grid(view)
 
 
 def _footprint(view: GemmView, g: _Grid, operand: str, full: dict[str, bool], elem: int, acc_bytes: int) -> np.ndarray:
@@ -94,9 +105,13 @@ def _footprint(view: GemmView, g: _Grid, operand: str, full: dict[str, bool], el
     return (view.m if full["m"] else g.tm) * (view.n if full["n"] else g.tn) * acc_bytes
 
 
-def _passes(view: GemmView, g: _Grid, order: tuple[str, str, str], operand: str,
+@lru_cache(maxsize=65536)
+def _passes(view: GemmView, order: tuple[str, str, str], operand: str,
             budget: float, elem: int, acc_bytes: int) -> tuple[np.ndarray, np.ndarray]:
-    """(passes, load depth) of one operand: the outermost fitting depth that saves the most reloads."""
+    """(passes, load depth) of one operand: the outermost fitting depth that saves the most reloads.
+    Memoized: it depends on the buffer's budget, not on the array, so design points that share a
+    buffer size share it."""
+    g = grid_of(view)
     dims = OPERAND_DIMS[operand]
     natural = np.zeros(g.shape)
     for i, d in enumerate(order):
@@ -124,7 +139,7 @@ def _compute_cycles(g: _Grid, mappings: tuple[ArrayMapping, ...],
         (acc.mac_rows if acc.weight_load == "serial" else 0)
     options = []
     for mp in mappings:
-        cycles = g.blocks["m"][mp.m] * g.blocks["k"][mp.k] * g.blocks["n"][mp.n]
+        cycles = g.blocks("m", mp.m) * g.blocks("k", mp.k) * g.blocks("n", mp.n)
         if per_pass and mp.streamed:
             cycles = cycles + per_pass * array_passes(g, mp)
         options.append(np.broadcast_to(cycles, g.shape))
@@ -136,7 +151,7 @@ def array_passes(g: _Grid, mp: ArrayMapping) -> np.ndarray:
     """Passes of a streamed-dim tile through an array block: one fold of the stationary operand each,
     trips of the streamed dim x blocks of the other two dims."""
     a, b = (d for d in ("m", "k", "n") if d != mp.streamed)
-    return g.trips[mp.streamed] * g.blocks[a][mp.lanes(a)] * g.blocks[b][mp.lanes(b)]
+    return g.trips[mp.streamed] * g.blocks(a, mp.lanes(a)) * g.blocks(b, mp.lanes(b))
 
 
 TIME_TOLERANCE = 0.01
@@ -176,7 +191,7 @@ def plan_gemm(view: GemmView, acc: AcceleratorSpec, dtype: str) -> GemmPlan:
 def _plan(view: GemmView, acc: AcceleratorSpec, dtype: str) -> GemmPlan:
     dataflow = get_dataflow(acc.dataflow)
     mappings = dataflow.mappings(acc.mac_rows, acc.mac_cols, acc.systolic)
-    g = _Grid(view, {1} | {mp.lanes(d) for mp in mappings for d in ("m", "k", "n")})
+    g = grid_of(view)
     elem = dtype_bytes(dtype)
     share = 2 if acc.double_buffering else 1
     budgets = {"input": acc.input_buffer_bytes / share, "weight": acc.weight_buffer_bytes / share,
@@ -194,7 +209,7 @@ def _plan(view: GemmView, acc: AcceleratorSpec, dtype: str) -> GemmPlan:
     acc_bytes = acc.accumulator_bytes
     per_order = []
     for order in dataflow.loop_orders:
-        found = {op: _passes(view, g, order, op, budgets[op], elem, acc_bytes) for op in OPERANDS}
+        found = {op: _passes(view, order, op, budgets[op], elem, acc_bytes) for op in OPERANDS}
         psum = (found["output"][0] - 1) * view.m * view.n * acc_bytes * 2
         traffic = groups * (found["input"][0] * a_pass + found["weight"][0] * b_pass + out_bytes + psum)
         total = overlapped_cycles(groups * compute, memory_cycles(traffic, acc), memory_cycles(prologue, acc),

@@ -53,14 +53,14 @@ def _presets_hint() -> str:
     return f"presets: {', '.join(list_presets())}"
 
 
-def load_spec(name_or_path: str | Path) -> HardwareSpec:
-    """A preset by name (`a100`, `SEED_NPU`) or a spec file by path (`my-cpu.toml`)."""
+def _resolve(name_or_path: str | Path) -> tuple[Path, str]:
+    """(file, label) of a preset name (`a100`, `SEED_NPU`) or a spec file path (`my-cpu.toml`)."""
     text = str(name_or_path)
     looks_like_path = isinstance(name_or_path, Path) or "/" in text or "\\" in text or text.lower().endswith(".toml")
     if not looks_like_path:
         preset = _preset_path(text)
         if preset is not None:
-            return _load_file(preset, label=preset.name)
+            return preset, preset.name
         if not Path(text).is_file():
             raise PerfmodelError(
                 f"unknown hardware {text!r}; {_presets_hint()} (or give the path of a .toml spec)"
@@ -70,7 +70,19 @@ def load_spec(name_or_path: str | Path) -> HardwareSpec:
         raise PerfmodelError(f"no such hardware spec file {text!r}; {_presets_hint()}")
     if path.is_dir():
         raise PerfmodelError(f"{text!r} is a directory, not a .toml hardware spec")
-    return _load_file(path, label=text)
+    return path, text
+
+
+def load_spec(name_or_path: str | Path) -> HardwareSpec:
+    """A preset by name (`a100`, `SEED_NPU`) or a spec file by path (`my-cpu.toml`)."""
+    path, label = _resolve(name_or_path)
+    return _load_file(path, label=label)
+
+
+def spec_data(name_or_path: str | Path) -> tuple[dict[str, Any], str]:
+    """The parsed TOML of a preset or spec file (not yet validated) and its label: what a sweep edits."""
+    path, label = _resolve(name_or_path)
+    return _read_toml(path, label), label
 
 
 SPEC_LIMIT = 1 << 20
@@ -87,7 +99,7 @@ def parse_toml(text: str, label: str) -> dict[str, Any]:
         raise PerfmodelError(f"{label}: invalid TOML: nested too deeply") from None
 
 
-def _load_file(path: Path, label: str) -> HardwareSpec:
+def _read_toml(path: Path, label: str) -> dict[str, Any]:
     from perfmodel.files import read_regular
 
     raw = read_regular(path, label, SPEC_LIMIT)
@@ -95,7 +107,11 @@ def _load_file(path: Path, label: str) -> HardwareSpec:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise PerfmodelError(f"{label}: not UTF-8 text, so not a TOML hardware spec") from None
-    return spec_from_dict(parse_toml(text, label), label=label, default_name=path.stem, path=path.resolve())
+    return parse_toml(text, label)
+
+
+def _load_file(path: Path, label: str) -> HardwareSpec:
+    return spec_from_dict(_read_toml(path, label), label=label, default_name=path.stem, path=path.resolve())
 
 
 def spec_from_toml(text: str, label: str = "<spec>", default_name: str = "custom") -> HardwareSpec:

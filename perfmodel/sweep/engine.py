@@ -1,0 +1,50 @@
+"""Where the points run: this process, local worker processes (--jobs N), or a Dask cluster
+(--scheduler tcp://HOST:8786). Work goes out in chunks so scheduling costs stay small next to the
+chunk's work, and rows come back as each chunk finishes (in whatever order they finish)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any, Iterator, Sequence
+
+from perfmodel.errors import PerfmodelError
+from perfmodel.sweep.config import Sweep
+from perfmodel.sweep.evaluate import evaluate
+
+
+def chunks(indices: Sequence[int], size: int) -> list[list[int]]:
+    return [list(indices[i:i + size]) for i in range(0, len(indices), size)]
+
+
+def run(sweep: Sweep, indices: Sequence[int], jobs: int = 1, scheduler: str | None = None,
+        chunk: int = 32) -> Iterator[list[dict[str, Any]]]:
+    """Yield the rows of each finished chunk of `indices`."""
+    parts = chunks(indices, chunk)
+    if scheduler:
+        yield from _dask(sweep, parts, scheduler)
+    elif jobs <= 1:
+        for part in parts:
+            yield evaluate(sweep, part)
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(evaluate, sweep, part) for part in parts]
+            for future in as_completed(futures):
+                yield future.result()
+
+
+def _dask(sweep: Sweep, parts: list[list[int]], scheduler: str) -> Iterator[list[dict[str, Any]]]:
+    try:
+        from dask.distributed import Client, as_completed as dask_completed
+    except ImportError:
+        raise PerfmodelError("--scheduler needs Dask distributed: pip install -e \".[cluster]\"") from None
+    try:
+        client = Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError) as exc:
+        raise PerfmodelError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({exc})") from None
+    try:
+        shared = client.scatter(sweep, broadcast=True)  # sent once, not with every chunk
+        futures = client.map(evaluate, [shared] * len(parts), parts, pure=False)
+        for future in dask_completed(futures):
+            yield future.result()
+    finally:
+        client.close()
