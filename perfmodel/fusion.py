@@ -127,7 +127,8 @@ def group_of(members: Sequence[LayerCost], readers: dict[str, list[int]], graph_
     folded = [m for m in members[1:] if _folds(anchor, m)]
     weight_elems = anchor.weight_elems + sum(m.weight_elems for m in members[1:] if m not in folded)
     input_shapes, input_names, gemm = anchor.input_shapes, anchor.input_names, anchor.gemm
-    if folded and gemm is not None and gemm.bias_input is None:  # the folded shift becomes a bias
+    shifts = any(m.op_type in ("BatchNormalization", "Add", "Sub") for m in folded)
+    if shifts and gemm is not None and gemm.bias_input is None:  # a folded shift becomes a bias
         input_shapes = input_shapes + ((_out_channels(anchor),),)
         input_names = input_names + (f"{anchor.name}.folded_bias",)
         gemm = dataclasses.replace(gemm, bias_input=len(input_shapes) - 1)

@@ -151,3 +151,22 @@ def test_fused_resnet50_on_a100() -> None:
     unfused, fused = predict(cost, a100), predict(fuse(cost), a100)
     assert 0.2 < unfused.share_outside_mac < 0.3 and fused.share_outside_mac < 0.02
     assert fused.total_s < unfused.total_s
+
+
+def test_an_element_wise_chain_is_one_pass_and_a_per_channel_mul_folds() -> None:
+    """Rule 3: BatchNorm + Relu after a MaxPool (DenseNet's pre-activation) is one pass: it reads the
+    pool's output once (4*8*8 = 256) and writes once. Rule 1: a Mul by a per-channel constant after a
+    conv folds into it (a scale goes into the weights: no bias is added, no weight traffic of its own)."""
+    bn = [tensor(n, 4, seed=i) for i, n in enumerate(("s", "b", "m"))] + [tensor("v", 4, seed=7)]
+    nodes = [helper.make_node("MaxPool", ["x"], ["p"], name="pool", kernel_shape=[2, 2], strides=[2, 2]),
+             helper.make_node("BatchNormalization", ["p", "s", "b", "m", "v"], ["n"], name="bn"),
+             helper.make_node("Relu", ["n"], ["r"], name="relu"),
+             helper.make_node("Conv", ["r", "w"], ["c"], name="conv"),
+             helper.make_node("Mul", ["c", "scale"], ["y"], name="scale")]
+    inits = bn + [tensor("w", 4, 4, 1, 1), tensor("scale", 1, 4, 1, 1)]
+    cost = analyze_model(model(nodes, [value("x", [1, 4, 16, 16])], [value("y", None)], inits))
+    groups = fuse(cost).layers
+    assert [g.members for g in groups] == [("pool",), ("bn", "relu"), ("conv", "scale")]
+    chain, conv = groups[1], groups[2]
+    assert (chain.input_elems, chain.output_elems, chain.weight_elems) == (256, 256, 16)
+    assert conv.folded == ("scale",) and conv.weight_elems == 16 and conv.epilogue_flops == 0

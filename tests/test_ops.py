@@ -166,8 +166,11 @@ def test_conv_transpose() -> None:
 
 
 def test_every_rule_is_a_registered_function() -> None:
+    from onnx import defs
+
     for op, rule in ops.RULES.items():
         assert callable(rule.fn), op
+        assert defs.has(op), f"{op} is not an ONNX operator: a typo in a registration?"
     for op in ("Conv", "ConvTranspose", "Gemm", "MatMul", "BatchNormalization", "Relu", "LeakyRelu", "Sigmoid",
                "Tanh", "Clip", "Softmax", "Erf", "Gelu", "MaxPool", "AveragePool", "GlobalAveragePool",
                "GlobalMaxPool", "LRN", "Add", "Sub", "Mul", "Div", "Concat", "Flatten", "Reshape", "Transpose",

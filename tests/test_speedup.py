@@ -78,3 +78,21 @@ def test_speedup_cli_errors():
     assert_one_line_error(perfmodel("speedup", "alexnet", "--hw", "nope", "--baseline", "scalar-alu"), "nope")
     assert_one_line_error(perfmodel("speedup", "alexnet", "--fc-bound", "--hw", "seed-npu",
                                     "--baseline", "scalar-alu"), "no MODEL")
+
+
+def test_two_specs_named_alike_are_two_columns(tmp_path) -> None:
+    """Two different this-cpu.toml files: both timed, labelled by file, never one over the other."""
+    from perfmodel.accel.speedup import speedup_tables
+
+    text = ('description = "d"\nsource = "s"\nmem_bandwidth_GBps = {bw}\n[peak_GFLOPS]\nfp32 = 100\n')
+    paths = []
+    for folder, bw in (("a", 10), ("b", 40)):
+        (tmp_path / folder).mkdir()
+        paths.append(tmp_path / folder / "this-cpu.toml")
+        paths[-1].write_text(text.format(bw=bw))
+    specs = [load_spec(p) for p in paths]
+    (table,) = speedup_tables([analyze_model("lenet5")], specs, [load_spec("scalar-alu")])
+    assert len(table.hardware) == 2 and all("this-cpu (" in h for h in table.hardware)
+    slow, fast = (table.cell("lenet5", h).time_s for h in table.hardware)
+    assert slow > fast  # the 10 GB/s machine is slower: two different answers, not one copied
+    assert any("2 different specs are named 'this-cpu'" in n for n in table.notes)
