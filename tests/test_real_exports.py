@@ -41,3 +41,30 @@ def test_export_layers_agree_across_exporters() -> None:
     costs = [analyze_model(DATA / name, batch=1) for name in EXPORTS]
     key = [[(l.macs, l.params) for l in c.layers_of("Conv", "Gemm", "MatMul")] for c in costs]
     assert key[0] == key[1] == key[2]
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_channel_shuffle_and_shifted_windows_at_any_batch(batch: int) -> None:
+    """tests/data/export_shape_chains.py: a torch legacy export (dynamic batch) whose forward reads
+    tensor sizes for a channel shuffle and a shifted-window partition in each of 6 blocks. torch:
+    9,258 params, 2,273,440 MACs at batch 1 (FlopCounterMode)."""
+    cost = analyze_model(DATA / "small_shuffle_swin_legacy.onnx", batch=batch)
+    assert cost.complete and (cost.params, cost.macs) == (9_258, batch * 2_273_440)
+
+
+def test_a_real_keep_initializers_as_inputs_export() -> None:
+    """torch.onnx.export(..., keep_initializers_as_inputs=True) of the tiny ResNet: every initializer is
+    also a graph input, all read at weight slots, so params = every float initializer's elements
+    (counted here from the file alone) = torch's 21,914 less the 144 channels of the BatchNorms the
+    exporter folded into the convs."""
+    import math
+
+    import onnx
+
+    model = onnx.load(str(DATA / "small_keep_inits.onnx"))
+    inits = {t.name: t for t in model.graph.initializer}
+    assert inits and all(name in {i.name for i in model.graph.input} for name in inits)
+    independent = sum(math.prod(t.dims) for t in inits.values() if t.data_type == onnx.TensorProto.FLOAT)
+    cost = analyze_model(DATA / "small_keep_inits.onnx", batch=2)
+    assert cost.params == independent == 21_914 - 144 and cost.macs == 9_011_840
+    assert list(cost.inputs) == ["input"]
