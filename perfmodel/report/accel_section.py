@@ -27,6 +27,22 @@ def speedups(costs: Sequence[ModelCost], specs: Sequence[HardwareSpec], baseline
             "tables": speedup_records(tables)}
 
 
+def energy_table(table: dict[str, Any]) -> tuple[list[str], list[list[str]]] | None:
+    """(headers, rows) of energy per inference (and the baseline's energy over it); None without energy."""
+    from perfmodel.units import joules
+
+    cells = table["cells"]
+    if not any(c["energy_J"] is not None for c in cells):
+        return None
+    models = list(dict.fromkeys(c["model"] for c in cells))
+    hardware = list(dict.fromkeys(c["hardware"] for c in cells))
+    by = {(c["model"], c["hardware"]): c for c in cells}
+    rows = [[m, *(joules(by[m, h]["energy_J"]) + (f" ({by[m, h]['energy_ratio']:,.2f}x)" if by[m, h]["energy_ratio"]
+                                                    else "") if by[m, h]["energy_J"] is not None else "n/a"
+                  for h in hardware)] for m in models]
+    return ["model", *hardware], rows
+
+
 def accelerator_tables(section: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
     """(title, headers, rows) per baseline: rows are models, cells 'speedup x (time per inference)'."""
     from perfmodel.accel.speedup import speedup_cell

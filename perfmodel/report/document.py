@@ -162,14 +162,19 @@ def roofline_blocks(data: dict[str, Any]) -> list[Block]:
 
 
 def accelerator_blocks(data: dict[str, Any]) -> list[Block]:
-    from perfmodel.report.accel_section import accelerator_tables
+    from perfmodel.report.accel_section import accelerator_tables, energy_table
 
     section = data["accelerator"]
     blocks: list[Block] = [Heading(2, f"Speedups over {section['baseline']}"), Paragraph(section["methods"])]
     if section["note"]:
         blocks.append(Paragraph(section["note"]))
     for (title, headers, rows), table in zip(accelerator_tables(section), section["tables"]):
-        blocks += [Heading(3, title), _table(headers, rows), *(Paragraph(n) for n in table["notes"])]
+        blocks += [Heading(3, title), _table(headers, rows)]
+        energy = energy_table(table)
+        if energy is not None:
+            blocks += [Paragraph("Energy per inference (in brackets: the baseline's energy over this one; "
+                                 "accelerators with an [accelerator.energy] table):"), _table(*energy)]
+        blocks += [Paragraph(n) for n in table["notes"]]
     return blocks
 
 
