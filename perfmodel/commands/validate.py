@@ -28,7 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("validate", help="roofline and calibrated predictions vs measured kernel times",
                        description="Run every conv and FC layer with the project's numba kernels, compare the "
                                    "measured time with the roofline bound and with a calibrated model fitted "
-                                   "on part of the layers, and score it on the rest.",
+                                   "on part of the layers, and score it on the rest. Layers are predicted "
+                                   "unfused: the numba kernels run one layer at a time.",
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_model_options(p)
     add_hw_option(p, help="spec of this machine, e.g. the output of `perfmodel calibrate -o this-cpu.toml`")
