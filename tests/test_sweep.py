@@ -99,6 +99,17 @@ def test_local_processes_and_dask_give_the_same_rows(tmp_path: Path) -> None:
     assert one.read_text() == two.read_text() == dask.read_text()
 
 
+def test_json_summary_with_decimal_grid_values(tmp_path: Path) -> None:
+    text = 'base = "seed-npu"\nmodels = ["lenet5"]\n[grid]\nclock_GHz = [0.5, 0.98]\n'
+    result = perfmodel("sweep", write(tmp_path, text), "-o", tmp_path / "r.csv", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    import json
+
+    data = json.loads(result.stdout)
+    assert data["points"] == 2 and {p["clock_GHz"] for p in data["pareto"]} <= {0.5, 0.98}
+    assert "0.98" in (tmp_path / "r.csv").read_text()
+
+
 def test_random_samples_are_reproducible(tmp_path: Path) -> None:
     text = ('base = "seed-npu"\nmodels = ["lenet5"]\nsamples = 6\nseed = 3\n[range]\nmac_rows = [4, 64]\n'
             'clock_GHz = [0.5, 2.0]\ndataflow = ["weight-stationary", "output-stationary"]\n')

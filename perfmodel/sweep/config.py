@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 import random
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -127,12 +128,18 @@ def load_sweep(path_text: str) -> Sweep:
     return Sweep(path, label, base, models, tuple(batches), dtype, fusion, keys, points)
 
 
+def _plain(value: Any) -> Any:
+    """TOML's decimals as floats (the repr of a float is the decimal written: 0.98 stays 0.98)."""
+    return float(value) if isinstance(value, Decimal) else value
+
+
 def _grid(path: Path, grid: Any) -> tuple[tuple[str, ...], tuple[tuple[Any, ...], ...]]:
     if not isinstance(grid, dict) or not grid:
         raise _fail(path, "grid", "a table of spec keys, each with a list of values")
     for key, values in grid.items():
         if not isinstance(values, list) or not values:
             raise _fail(path, f"grid.{key}", "a non-empty list of values")
+    grid = {key: [_plain(v) for v in values] for key, values in grid.items()}
     count = 1
     for values in grid.values():
         count *= len(values)
@@ -154,7 +161,7 @@ def _samples(path: Path, data: dict[str, Any]) -> tuple[tuple[str, ...], tuple[t
     for key, spec in bounds.items():
         if not isinstance(spec, list) or not spec:
             raise _fail(path, f"range.{key}", "[low, high] or a list of choices")
-        draws.append((key, spec))
+        draws.append((key, [_plain(v) for v in spec]))
     points = []
     for _ in range(samples):
         point = []

@@ -51,9 +51,11 @@ def main() -> None:
         for _ in range(args.rounds):
             for jobs in (1, 2):
                 start = time.perf_counter()
-                subprocess.run([sys.executable, "-m", "perfmodel", "sweep", str(path), "-o", str(Path(tmp) / "r.csv"),
-                                "--jobs", str(jobs), "--format", "json"], check=True, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+                done = subprocess.run([sys.executable, "-m", "perfmodel", "sweep", str(path), "-o",
+                                       str(Path(tmp) / "r.csv"), "--jobs", str(jobs), "--format", "json"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                if done.returncode:
+                    raise SystemExit(f"sweep --jobs {jobs} failed: {done.stderr[-2000:]}")
                 best[jobs] = min(best[jobs], time.perf_counter() - start)
     rate = {j: n / t for j, t in best.items()}
     print(f"{n:,} ResNet-50 design points (fused, batch 1), best of {args.rounds} interleaved rounds, whole process:")
