@@ -46,8 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="keep the rows an interrupted run already wrote")
     p.add_argument("--jobs", type=positive_int, default=1, metavar="N", help="local worker processes (default 1)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler, e.g. tcp://HOST:8786 (extra [cluster])")
-    p.add_argument("--chunk", type=positive_int, default=32, metavar="N",
-                   help="design points per task sent to a worker (default 32)")
+    p.add_argument("--chunk", type=positive_int, metavar="N",
+                   help="design points per task sent to a worker (default: the points / (4 x workers), "
+                        "32 to 2,000: contiguous slabs of the grid, so a worker's memoized tiling serves many)")
     p.add_argument("--plot", metavar="FILE", help="also draw latency against energy, coloured by on-chip bytes "
                                                   "(.png or .svg)")
     p.add_argument("--format", choices=("table", "json"), default="table",
