@@ -75,7 +75,6 @@ def _read_rows(path: Path, fields) -> list[dict]:
 def run(args: argparse.Namespace) -> int:
     from perfmodel.export import json_text
     from perfmodel.files import check_not_input, write_atomic
-    from perfmodel.sweep import engine
     from perfmodel.sweep.config import load_sweep
     from perfmodel.sweep.evaluate import row_fields
     from perfmodel.sweep.pareto import mark_pareto

@@ -11,7 +11,6 @@ second and the parallel efficiency, throughput(2) / (2 x throughput(1)). Asserts
 from __future__ import annotations
 
 import argparse
-import itertools
 import subprocess
 import sys
 import tempfile
@@ -24,8 +23,8 @@ AXES = {"mac_rows": [4, 8, 16, 32, 64], "mac_cols": [4, 8, 16, 32, 64], "weight_
 
 
 def sweep_text(points: int) -> str:
-    """The first `points` of the grid product, as an explicit list of grids is not TOML: one [grid]
-    whose product is at least `points`, trimmed by `samples`-free slicing through the axes' sizes."""
+    """A [grid] over the leading axes of AXES (the last one taken in part) with at least `points`
+    points, and its exact number of points."""
     sizes, chosen = 1, {}
     for key, values in AXES.items():
         if sizes >= points:
