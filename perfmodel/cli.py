@@ -23,6 +23,8 @@ EPILOG = """examples:
   python -m perfmodel analyze model.onnx --batch 8 --format json
   python -m perfmodel zoo export resnet152 -o resnet152.onnx
   python -m perfmodel roofline vgg16 --hw a100 --plot roofline.png
+  python -m perfmodel accel resnet50 --hw seed-npu --baseline scalar-alu   # fused, with energy
+  python -m perfmodel sweep sweep.toml -o results.csv --jobs 2 --plot pareto.png
 
 Run `python -m perfmodel SUBCOMMAND --help` for each subcommand's options."""
 
