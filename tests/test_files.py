@@ -77,3 +77,13 @@ def test_a_missing_command_module_fails_at_start(monkeypatch) -> None:
     monkeypatch.setattr(cli, "COMMANDS", cli.COMMANDS + ("no_such_command",))
     with pytest.raises(ModuleNotFoundError):
         cli.build_parser()
+
+
+def test_the_report_is_byte_identical_run_to_run(tmp_path) -> None:
+    outs = []
+    for i in range(2):
+        folder = tmp_path / f"r{i}"
+        result = perfmodel("report", "lenet5", "--hw", "seed-npu", "--max-batch", "2", "-o", folder)
+        assert result.returncode == 0, result.stderr
+        outs.append({p.name: p.read_bytes() for p in sorted(folder.iterdir())})
+    assert outs[0].keys() == outs[1].keys() and outs[0] == outs[1]
