@@ -44,6 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="threads the kernels run on (default: numba's, all cores); 1 is steadier on a busy machine")
     p.add_argument("--quick", action="store_true",
                    help="only the few smallest shapes of each class (a smoke test, seconds)")
+    p.add_argument("--runtime", metavar="NAME",
+                   help="measure in a runtime instead of the numba kernels: onnxruntime runs the whole model "
+                        "(all graph optimizations; its profiler's kernels joined to perfmodel's fused groups)")
     add_output_options(p, ("table", "json", "markdown"))
     p.set_defaults(func=run)
 
@@ -57,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
     repeats = args.repeats if args.repeats is not None else (3 if args.quick else 9)
     if repeats < 1:
         raise PerfmodelError(f"--repeats must be at least 1, got {repeats}")
+    if args.runtime:
+        return run_runtime(args, repeats)
     classes = parse_classes(args.layers)
     if args.dtype != "fp32":
         raise PerfmodelError(f"--dtype {args.dtype}: the numba kernels run fp32 only, so validate does too")
@@ -76,5 +81,31 @@ def run(args: argparse.Namespace) -> int:
         fmt = tablefmt(args)
         timing = f"{args.stat} of {repeats} rounds"
         text = "\n\n".join([layer_table(result, fmt), fit_table(result, fmt), summary(result, timing, args.threads)])
+    write_output(args, text)
+    return partial_status(args, [cost])
+
+
+def run_runtime(args: argparse.Namespace, repeats: int) -> int:
+    """`validate --runtime onnxruntime`: the whole model in the runtime, per group and end to end."""
+    import tempfile
+
+    from perfmodel.fusion import fuse, group_of_layer
+    from perfmodel.hardware import load_spec
+    from perfmodel.roofline import predict
+    from perfmodel.runtime import check_runtime, model_file, profile
+    from perfmodel.tables.validate import runtime_dict, runtime_text
+
+    check_runtime(args.runtime)
+    hw = load_spec(args.hw)
+    cost = load_cost(args)
+    groups = fuse(cost, "inference")  # what the runtime runs
+    prediction = predict(groups, hw, args.dtype)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = model_file(args.model, cost, tmp)
+        measured = profile(path, cost.inputs, group_of_layer(groups), runs=repeats, threads=args.threads)
+    if args.format == "json":
+        text = json_text(runtime_dict(prediction, measured))
+    else:
+        text = runtime_text(prediction, measured, tablefmt(args))
     write_output(args, text)
     return partial_status(args, [cost])

@@ -40,3 +40,55 @@ def summary(result, timing: str, threads: int | None = None) -> str:
             f"{100 * result.share_within:.0f}% within {100 * TARGET_WITHIN:.0f}%\n"
             f"target (median <= {100 * TARGET_MEDIAN:.0f}%, {100 * TARGET_SHARE:.0f}% of layers within "
             f"{100 * TARGET_WITHIN:.0f}%): {verdict}")
+
+
+def runtime_rows(prediction, measured) -> list[dict]:
+    """Per group: predicted (roofline) and measured seconds, and the error where both are known."""
+    rows = []
+    for lp in prediction.layers:
+        group = lp.layer
+        got = measured.group_s.get(group.name)
+        rows.append({"group": group.name, "ops": group.op_label, "predicted_s": lp.time_s, "measured_s": got,
+                     "error": (lp.time_s - got) / got if got and lp.time_s is not None else None})
+    return rows
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def runtime_dict(prediction, measured) -> dict:
+    rows = runtime_rows(prediction, measured)
+    errors = [abs(r["error"]) for r in rows if r["error"] is not None]
+    return {
+        "model": prediction.model, "hw": prediction.hw.name, "runtime": measured.runtime, "runs": measured.runs,
+        "predicted_s": prediction.total_s, "measured_wall_s": measured.wall_s,
+        "measured_kernels_s": measured.kernel_sum_s,
+        "end_to_end_error": (prediction.total_s - measured.wall_s) / measured.wall_s if measured.wall_s else None,
+        "median_abs_error": _percentile(errors, 0.5), "p90_abs_error": _percentile(errors, 0.9),
+        "kernels": len(measured.kernels), "unmatched_kernels": [k.name for k in measured.unmatched],
+        "groups": rows,
+    }
+
+
+def runtime_text(prediction, measured, tablefmt: str) -> str:
+    data = runtime_dict(prediction, measured)
+    table = [[r["group"], r["ops"], seconds(r["predicted_s"]) if r["predicted_s"] is not None else "?",
+              seconds(r["measured_s"]) if r["measured_s"] else "-", f"{100 * r['error']:+.1f}" if r["error"] is not None
+              else ""] for r in data["groups"]]
+    body = tabulate(table, ["group", "ops", "predicted (roofline)", f"measured ({measured.runtime})", "error %"],
+                    tablefmt=tablefmt, disable_numparse=True, colalign=("left", "left", "right", "right", "right"))
+    pct = lambda x: f"{100 * x:.1f}%" if x is not None else "n/a"  # noqa: E731
+    lines = [
+        f"{data['model']} on {data['hw']} vs {measured.runtime} ({measured.runs} runs; kernel times median, "
+        f"end to end best)",
+        f"end to end: predicted {seconds(data['predicted_s'])}, measured {seconds(data['measured_wall_s'])} "
+        f"(kernels {seconds(data['measured_kernels_s'])}): error {pct(data['end_to_end_error'])}",
+        f"per group |error|: median {pct(data['median_abs_error'])}, 90th percentile {pct(data['p90_abs_error'])}; "
+        f"{data['kernels']} kernels, every one counted once"
+        + (f"; unmatched: {', '.join(data['unmatched_kernels'])}" if data["unmatched_kernels"] else ""),
+    ]
+    return body + "\n\n" + "\n".join(lines)
