@@ -189,11 +189,6 @@ class AccelResult:
         return self.traffic.total
 
     @property
-    def op_label(self) -> str:
-        """'Conv+BatchNormalization+Relu' for a fused group, the op type otherwise."""
-        return "+".join(self.fused_ops) if self.fused_ops else self.op_type
-
-    @property
     def utilisation(self) -> float:
         """Useful MACs / (cycles x MACs per cycle) over the whole model."""
         cycles = self.total_cycles
