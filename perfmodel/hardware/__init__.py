@@ -56,6 +56,16 @@ each of `extra_dtypes`, its memory bandwidth is `dram_bandwidth_*`, its clock th
     double_buffering = true       # required: DRAM transfers overlap compute
     dataflow = "weight-stationary"   # required: a name in perfmodel.accel.dataflow.DATAFLOWS
     systolic = false              # optional (default false): count array fill/drain cycles
+    weight_load = "overlapped"    # optional: "serial" stalls mac_rows cycles per weight fold (SCALE-Sim)
+    accumulator_bits = 32         # optional: partial sums' width (8 to 64, a multiple of 8)
+
+    [accelerator.energy]          # optional: what `accel` needs to report energy
+    mac_pJ = 4.6                  # pJ per MAC; or a table [accelerator.energy.mac_pJ] fp32 = 4.6 ...
+    weight_buffer_pJ_per_byte = 7.071   # per byte read or written (SRAM)
+    input_buffer_pJ_per_byte = 3.536
+    output_buffer_pJ_per_byte = 3.536
+    dram_pJ_per_byte = 162.5      # per byte transferred
+    static_mW = 0                 # optional: static power
 
 Any missing required field, non-positive number, unknown key (typo), unknown dtype, wrong type or
 wrong unit raises `PerfmodelError` with one line naming the file and the field. The commented preset
@@ -63,8 +73,8 @@ wrong unit raises `PerfmodelError` with one line naming the file and the field. 
 """
 
 from perfmodel.hardware.read import list_presets, load_spec, spec_from_dict, spec_from_toml
-from perfmodel.hardware.spec import PRESET_DIR, AcceleratorSpec, CacheLevel, HardwareSpec
+from perfmodel.hardware.spec import PRESET_DIR, AcceleratorSpec, CacheLevel, EnergySpec, HardwareSpec
 from perfmodel.hardware.write import spec_to_toml
 
-__all__ = ["PRESET_DIR", "AcceleratorSpec", "CacheLevel", "HardwareSpec", "list_presets", "load_spec",
+__all__ = ["PRESET_DIR", "AcceleratorSpec", "CacheLevel", "EnergySpec", "HardwareSpec", "list_presets", "load_spec",
            "spec_from_dict", "spec_from_toml", "spec_to_toml"]
