@@ -68,7 +68,17 @@ def show_text(spec, fmt: str = "simple") -> str:
             ["double buffering", "yes" if acc.double_buffering else "no"],
             ["dataflow", acc.dataflow],
             ["systolic", "yes (fill/drain counted)" if acc.systolic else "no"],
+            ["weight load", acc.weight_load + (" (mac_rows cycles per fold)" if acc.weight_load == "serial" else "")],
+            ["accumulators", f"{acc.accumulator_bits} bits"],
         ]
+        e = acc.energy
+        if e is not None:
+            macs = ", ".join(f"{d} {v:g} pJ" for d, v in e.mac_pJ.items())
+            rows += [["energy per MAC", macs],
+                     ["energy per byte", f"weight buffer {e.weight_buffer_pJ_per_byte:g} pJ, input buffer "
+                                         f"{e.input_buffer_pJ_per_byte:g} pJ, output buffer "
+                                         f"{e.output_buffer_pJ_per_byte:g} pJ, DRAM {e.dram_pJ_per_byte:g} pJ"],
+                     ["static power", f"{e.static_mW:g} mW"]]
     if fmt == "github":
         return tabulate(rows, ["field", "value"], tablefmt=fmt, disable_numparse=True)
     return tabulate(rows, tablefmt="plain", disable_numparse=True)
