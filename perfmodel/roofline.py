@@ -24,7 +24,9 @@ import types
 from dataclasses import dataclass
 from typing import Mapping
 
+from perfmodel.efficiency import calibrated_time, layer_class
 from perfmodel.hardware import HardwareSpec
+from perfmodel.hardware.spec import Efficiency
 from perfmodel.record import LayerCost, ModelCost
 
 BOUNDS = ("compute", "memory", "unknown")
@@ -37,9 +39,10 @@ class LayerPrediction:
     layer: LayerCost
     attainable: float | None
     bound: str  # "compute" | "memory" | "unknown"
-    time_s: float | None
+    time_s: float | None  # the roofline bound, or the calibrated time where the spec has [efficiency]
     compute_s: float | None  # F / P
     memory_s: float | None  # B / W
+    bound_s: float | None = None  # max(F / P, B / W), always
 
     @property
     def known(self) -> bool:
@@ -84,6 +87,15 @@ class RooflinePrediction:
         return self.hw.ridge_point(self.dtype)
 
     @property
+    def bound_s(self) -> float:
+        """The pure roofline bound of the known layers, summed (equal to total_s without [efficiency])."""
+        return sum(p.bound_s for p in self.layers if p.known)
+
+    @property
+    def calibrated(self) -> bool:
+        return self.hw.efficiency is not None
+
+    @property
     def images_per_s(self) -> float:
         """Throughput = batch / total time (inf for a model predicted to take no time)."""
         return self.batch / self.total_s if self.total_s > 0 else math.inf
@@ -95,16 +107,22 @@ class RooflinePrediction:
         return prediction.time_s / self.total_s if self.total_s > 0 else 0.0
 
 
-def predict_layer(layer: LayerCost, peak: float, bandwidth: float) -> LayerPrediction:
-    """time = max(F / P, B / W), attainable = min(P, I x W) (Williams et al. 2009)."""
+def predict_layer(layer: LayerCost, peak: float, bandwidth: float,
+                  efficiency: Mapping[str, Efficiency] | None = None) -> LayerPrediction:
+    """time = max(F / P, B / W), attainable = min(P, I x W) (Williams et al. 2009); with a runtime's
+    [efficiency], time = the calibrated time of the layer's class (perfmodel.efficiency), a view 0."""
     if not layer.supported:
         return LayerPrediction(layer, attainable=None, bound="unknown", time_s=None, compute_s=None, memory_s=None)
     compute_s = layer.flops / peak
     memory_s = layer.bytes_total / bandwidth
     intensity = layer.intensity
     bound = "compute" if layer.flops > 0 and intensity >= peak / bandwidth else "memory"
+    bound_s = max(compute_s, memory_s)
+    time_s = bound_s
+    if efficiency is not None and not layer.is_view and (layer.flops or layer.bytes_total):
+        time_s = calibrated_time(efficiency[layer_class(layer)], compute_s, memory_s)
     return LayerPrediction(layer, attainable=min(peak, intensity * bandwidth), bound=bound,
-                           time_s=max(compute_s, memory_s), compute_s=compute_s, memory_s=memory_s)
+                           time_s=time_s, compute_s=compute_s, memory_s=memory_s, bound_s=bound_s)
 
 
 def predict(cost: ModelCost, hw: HardwareSpec, dtype: str | None = None) -> RooflinePrediction:
@@ -118,7 +136,7 @@ def predict(cost: ModelCost, hw: HardwareSpec, dtype: str | None = None) -> Roof
     peak = hw.peak(dtype)
     if dtype != cost.dtype:
         cost = cost.with_dtype(dtype)
-    layers = tuple(predict_layer(layer, peak, hw.mem_bandwidth) for layer in cost.layers)
+    layers = tuple(predict_layer(layer, peak, hw.mem_bandwidth, hw.efficiency) for layer in cost.layers)
     known = [p for p in layers if p.known]
     total = sum(p.time_s for p in known)
     share = {bound: (sum(p.time_s for p in known if p.bound == bound) / total if total > 0 else 0.0)
@@ -147,6 +165,8 @@ def prediction_dict(prediction: RooflinePrediction) -> dict:
         "mem_bandwidth": p.bandwidth,
         "ridge_point": p.ridge_point,
         "total_s": p.total_s,
+        "bound_s": p.bound_s,
+        "calibrated": p.calibrated,
         "images_per_s": p.images_per_s if p.total_s > 0 else None,
         "share_by_bound": dict(p.share_by_bound),
         "share_outside_mac": p.share_outside_mac,
@@ -163,6 +183,7 @@ def prediction_dict(prediction: RooflinePrediction) -> dict:
                 "time_s": lp.time_s,
                 "compute_s": lp.compute_s,
                 "memory_s": lp.memory_s,
+                "bound_s": lp.bound_s,
                 "share": p.share(lp),
                 "layers": list(lp.layer.members or (lp.layer.name,)),
                 "op_types": list(lp.layer.fused_ops or (lp.layer.op_type,)),

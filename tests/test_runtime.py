@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 import onnx
 import pytest
 from onnx import helper
@@ -57,3 +59,40 @@ def test_bad_runtime_and_unloadable_model_are_one_line(tmp_path) -> None:
     errors = [line for line in result.stderr.splitlines() if line.startswith("perfmodel: error: ")]
     assert result.returncode == 2 and "Traceback" not in result.stderr  # the partial model warns first
     assert len(errors) == 1 and "onnxruntime cannot load" in errors[0]
+
+
+def test_efficiency_fit_recovers_known_coefficients() -> None:
+    """Synthetic timings t = 20 us + 1.5 F/P + 0.8 B/W (conv) and 5 us + 0 + 2 B/W (other): the fit
+    (non-negative weighted least squares on relative error) returns them."""
+    from perfmodel.calibrate.runtime import Sample, fit
+
+    rng = np.random.default_rng(0)
+    samples = []
+    for i in range(12):
+        c, m = rng.uniform(1e-5, 1e-3), rng.uniform(1e-5, 1e-3)
+        samples.append(Sample(f"conv{i}", "conv", c, m, 20e-6 + 1.5 * c + 0.8 * m))
+        samples.append(Sample(f"other{i}", "other", c / 100, m, 5e-6 + 2.0 * m))
+    eff = fit(samples)
+    assert eff["conv"].fixed_us == pytest.approx(20, rel=1e-3)
+    assert (eff["conv"].compute_scale, eff["conv"].memory_scale) == pytest.approx((1.5, 0.8), rel=1e-3)
+    assert eff["other"].fixed_us == pytest.approx(5, rel=1e-3) and eff["other"].memory_scale == pytest.approx(2.0)
+    assert eff["depthwise"] == eff["other"]  # a class without samples borrows 'other'
+
+
+def test_a_calibrated_spec_round_trips_and_times_by_class() -> None:
+    """[efficiency] read, written back equal, and used: a conv group's time is fixed + a F/P + b B/W,
+    the roofline bound kept beside it."""
+    from perfmodel.hardware import spec_from_toml, spec_to_toml
+    from perfmodel.roofline import predict
+
+    text = ('name = "x"\ndescription = "d"\nsource = "s"\nmem_bandwidth_GBps = 10\n[peak_GFLOPS]\nfp32 = 100\n'
+            + "".join(f"[efficiency.{c}]\nfixed_us = 10\ncompute_scale = 2\nmemory_scale = 0.5\n"
+                      for c in ("conv", "depthwise", "gemm", "other")))
+    spec = spec_from_toml(text)
+    assert spec_from_toml(spec_to_toml(spec), default_name="x") == spec
+    cost = fuse(analyze_model("lenet5"))
+    p = predict(cost, spec)
+    conv = p.layers[0]
+    assert conv.time_s == pytest.approx(10e-6 + 2 * conv.compute_s + 0.5 * conv.memory_s)
+    assert conv.bound_s == max(conv.compute_s, conv.memory_s) and p.calibrated
+    assert p.bound_s == pytest.approx(sum(lp.bound_s for lp in p.layers if lp.known))

@@ -34,6 +34,9 @@ def register(subparsers) -> None:
     parser.add_argument("--quick", action="store_true", help="a run of a few seconds (fewer, shorter repeats)")
     parser.add_argument("--repeats", type=int, metavar="N", help="repeats of each figure (default 7, --quick 5)")
     parser.add_argument("--name", help="name of the spec (default: the output file's stem, or this-cpu)")
+    parser.add_argument("--runtime", metavar="NAME",
+                        help="also fit a runtime's achieved efficiency per layer class (onnxruntime): "
+                             "microbenchmarks run in it, written as the spec's [efficiency] tables")
     parser.set_defaults(func=run)
 
 
@@ -57,12 +60,46 @@ def run(args) -> int:
     from perfmodel.files import write_atomic
     from perfmodel.hardware import spec_to_toml
 
+    if args.runtime:
+        from perfmodel.runtime import check_runtime
+
+        check_runtime(args.runtime)
     cal = calibrate(quick=args.quick, repeats=args.repeats, progress=progress)
     print(report(cal))
     spec = to_spec(cal, name=name)
+    if args.runtime:
+        spec = runtime_efficiency(spec, args, progress)
     if out is None:
         print("(give -o FILE.toml to save these figures as a hardware spec)", file=sys.stderr)
         return 0
     write_atomic(out, spec_to_toml(spec, header=spec_header(cal)))
     print(f"wrote {out} (python -m perfmodel hw show {out})")
     return 0
+
+
+def runtime_efficiency(spec, args, progress):
+    """The spec with [efficiency] fitted on microbenchmarks run in the runtime; prints the fit."""
+    import dataclasses
+
+    from tabulate import tabulate
+
+    from perfmodel.calibrate.runtime import fit, measure
+    from perfmodel.efficiency import calibrated_time
+
+    samples = measure(spec, quick=args.quick, runs=args.repeats, progress=progress)
+    efficiency = fit(samples)
+    rows = []
+    for s in samples:
+        predicted = calibrated_time(efficiency[s.cls], s.compute_s, s.memory_s)
+        rows.append([s.name, s.cls, f"{s.measured_s * 1e6:.1f}", f"{predicted * 1e6:.1f}",
+                     f"{100 * (predicted - s.measured_s) / s.measured_s:+.1f}"])
+    print("\n" + tabulate(rows, ["microbenchmark", "class", "measured us", "fitted us", "error %"],
+                          disable_numparse=True, colalign=("left", "left", "right", "right", "right")))
+    print("\n" + tabulate([[c, f"{e.fixed_us:g}", f"{e.compute_scale:.4g}", f"{e.memory_scale:.4g}"]
+                           for c, e in efficiency.items()], ["class", "fixed us", "x F/P", "x B/W"],
+                          disable_numparse=True))
+    return dataclasses.replace(
+        spec, efficiency=efficiency,
+        description=spec.description + f", {args.runtime} efficiency fitted",
+        source=spec.source + f"; [efficiency] fitted on {len(samples)} {args.runtime} microbenchmarks "
+                             f"(perfmodel.calibrate.runtime)")

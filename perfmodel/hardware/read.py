@@ -15,7 +15,8 @@ from typing import Any, Mapping
 from perfmodel.accel.dataflow import DATAFLOWS
 from perfmodel.errors import PerfmodelError
 from perfmodel.hardware.spec import (
-    PRESET_DIR, RATE_UNITS, UNITS_OF_KIND, WEIGHT_LOADS, AcceleratorSpec, CacheLevel, EnergySpec, HardwareSpec,
+    EFFICIENCY_CLASSES, PRESET_DIR, RATE_UNITS, UNITS_OF_KIND, WEIGHT_LOADS, AcceleratorSpec, CacheLevel, Efficiency,
+    EnergySpec, HardwareSpec,
 )
 from perfmodel.record import DTYPE_BYTES
 
@@ -260,7 +261,7 @@ class _Reader:
     def spec(self, data: Mapping[str, Any], default_name: str, path: Path | None) -> HardwareSpec:
         is_accel = "accelerator" in data
         quantities = {} if is_accel else {"mem_bandwidth": "bandwidth", "clock": "frequency", "peak": "rate"}
-        plain = ("name", "description", "source", "cores", "cache", "accelerator")
+        plain = ("name", "description", "source", "cores", "cache", "accelerator", "efficiency")
         if is_accel:
             for key in data:
                 for base in ("mem_bandwidth", "clock", "peak"):
@@ -287,9 +288,10 @@ class _Reader:
         mem_bandwidth = self.quantity(data, "", "mem_bandwidth", "bandwidth", required=True)
         clock = self.quantity(data, "", "clock", "frequency", required=False)
         peak = self.peak_table(data)
+        efficiency = self.efficiency(self.table("efficiency", data["efficiency"])) if "efficiency" in data else None
         return HardwareSpec(name=name, description=description, source=source, peak_flops=peak,
                             mem_bandwidth=mem_bandwidth, cores=cores, clock_hz=clock, caches=caches,
-                            accelerator=None, path=path)
+                            accelerator=None, path=path, efficiency=efficiency)
 
     def peak_table(self, data: Mapping[str, Any]) -> dict[str, float]:
         given = [u for u in RATE_UNITS if f"peak_{u}" in data]
@@ -410,3 +412,26 @@ class _Reader:
         if static:
             static = self.converted(p + "static_mW", decimal_of(self.positive_number(p + "static_mW", static)))
         return EnergySpec(mac_pJ=mac, static_mW=float(static), **values)
+
+    def efficiency(self, t: Mapping[str, Any]) -> dict[str, Efficiency]:
+        """[efficiency.<class>] tables: fixed_us, compute_scale, memory_scale (all >= 0), every class given."""
+        out = {}
+        for cls, table in t.items():
+            if cls not in EFFICIENCY_CLASSES:
+                raise self.fail(f"unknown field 'efficiency.{cls}'; the classes are {', '.join(EFFICIENCY_CLASSES)}")
+            table = self.table(f"efficiency.{cls}", table)
+            values = {}
+            for key in ("fixed_us", "compute_scale", "memory_scale"):
+                value = self.required(table, f"efficiency.{cls}.", key)
+                if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)) or not math.isfinite(value) \
+                        or value < 0 or value > MAX_QUANTITY:
+                    raise self.fail(f"field 'efficiency.{cls}.{key}' must be a number >= 0, got {self._show(value)}")
+                values[key] = float(value)
+            extra = set(table) - set(values)
+            if extra:
+                raise self.fail(f"unknown field 'efficiency.{cls}.{sorted(extra)[0]}'")
+            out[cls] = Efficiency(**values)
+        missing = [c for c in EFFICIENCY_CLASSES if c not in out]
+        if missing:
+            raise self.fail(f"field 'efficiency' lacks the classes {', '.join(missing)}")
+        return out

@@ -139,6 +139,20 @@ class AcceleratorSpec:
         return self.weight_buffer_bytes + self.input_buffer_bytes + self.output_buffer_bytes
 
 
+EFFICIENCY_CLASSES = ("conv", "depthwise", "gemm", "other")
+"""Layer classes a runtime's efficiency is fitted per (perfmodel.efficiency.layer_class)."""
+
+
+@dataclass(frozen=True)
+class Efficiency:
+    """How a runtime's kernels of one class really run, against the roofline's two terms:
+    time = fixed_us x 1e-6 + compute_scale x FLOPs / peak + memory_scale x bytes / bandwidth."""
+
+    fixed_us: float
+    compute_scale: float
+    memory_scale: float
+
+
 @dataclass(frozen=True)
 class HardwareSpec:
     """A machine for the roofline (peak_flops, mem_bandwidth) and, if it has one, the accelerator model."""
@@ -153,14 +167,18 @@ class HardwareSpec:
     caches: tuple[CacheLevel, ...] = ()
     accelerator: AcceleratorSpec | None = None
     path: Path | None = field(default=None, compare=False)
+    efficiency: Mapping[str, Efficiency] | None = None  # per EFFICIENCY_CLASSES, from `calibrate --runtime`
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "peak_flops", types.MappingProxyType(dict(self.peak_flops)))
         object.__setattr__(self, "caches", tuple(self.caches))
+        if self.efficiency is not None:
+            object.__setattr__(self, "efficiency", types.MappingProxyType(dict(self.efficiency)))
 
     def __hash__(self) -> int:
         return hash((self.name, self.description, self.source, tuple(self.peak_flops.items()),
-                     self.mem_bandwidth, self.cores, self.clock_hz, self.caches, self.accelerator))
+                     self.mem_bandwidth, self.cores, self.clock_hz, self.caches, self.accelerator,
+                     tuple(sorted(self.efficiency.items())) if self.efficiency else None))
 
     @property
     def dtypes(self) -> tuple[str, ...]:

@@ -35,7 +35,8 @@ def totals_table(prediction, tablefmt: str = "simple") -> str:
         ["model", f"{p.model} (batch {p.batch}, {p.dtype}, fusion {p.fusion})"],
         ["hardware", f"{p.hw.name}: peak {flop_rate(p.peak, p.dtype)}, bandwidth {byte_rate(p.bandwidth)}"],
         ["ridge point", f"{p.ridge_point:.4g} FLOP/B"],
-        ["predicted time", seconds(p.total_s)],
+        ["predicted time", seconds(p.total_s) + (f" (calibrated; roofline bound {seconds(p.bound_s)})"
+                                                 if p.calibrated else "")],
         ["images/s", f"{p.images_per_s:.4g}"],
         ["share of time", share],
         ["time outside MAC layers", f"{100 * p.share_outside_mac:.1f}%"],

@@ -1,0 +1,30 @@
+"""A runtime's achieved efficiency per layer class: the calibrated time of a layer (or fused group).
+
+    time = fixed + compute_scale x FLOPs / peak + memory_scale x bytes / bandwidth
+
+per class (a dense conv, a grouped/depthwise conv, a GEMM/MatMul/other MAC op, everything else), the
+coefficients fitted by `perfmodel calibrate --runtime onnxruntime` on microbenchmarks run in the
+runtime and stored in the spec's [efficiency] tables. `fixed` is what a kernel costs however small
+(launch, threads waking, the session's own step); the scales say how many seconds each roofline second
+really costs. The pure roofline bound, max(F / P, B / W), is kept beside it.
+"""
+
+from __future__ import annotations
+
+from perfmodel.hardware.spec import Efficiency
+from perfmodel.ops import MAC
+from perfmodel.record import LayerCost
+
+
+def layer_class(layer: LayerCost) -> str:
+    """'conv', 'depthwise' (a grouped conv), 'gemm' (another MAC op) or 'other'."""
+    if layer.kind != MAC:
+        return "other"
+    if layer.geometry is not None:
+        return "depthwise" if layer.geometry.groups > 1 else "conv"
+    return "gemm"
+
+
+def calibrated_time(efficiency: Efficiency, compute_s: float, memory_s: float) -> float:
+    """fixed + compute_scale x F/P + memory_scale x B/W (seconds)."""
+    return efficiency.fixed_us * 1e-6 + efficiency.compute_scale * compute_s + efficiency.memory_scale * memory_s
