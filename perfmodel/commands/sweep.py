@@ -95,17 +95,15 @@ def run(args: argparse.Namespace) -> int:
         journal.unlink()
     have = {_key(r, sweep.keys) for r in done}
     per_point = len(sweep.models) * len(sweep.batches)
-    todo = [i for i, values in enumerate(sweep.points)
-            if sum(_key({**dict(zip(sweep.keys, values)), "model": m, "batch": b}, sweep.keys) in have
-                   for m in sweep.models for b in sweep.batches) < per_point]
+    point_rows = [[_key({**dict(zip(sweep.keys, values)), "model": m, "batch": b}, sweep.keys)
+                   for m in sweep.models for b in sweep.batches] for values in sweep.points]
+    todo = [i for i, keys in enumerate(point_rows) if not all(k in have for k in keys)]
     print(f"perfmodel sweep: {len(sweep.points):,} points x {per_point} (model, batch); {len(todo):,} to run"
           + (f", {len(sweep.points) - len(todo):,} already done" if args.resume else ""), file=sys.stderr)
     rows = list(done)
     if todo:
         rows += _run(sweep, todo, args, journal, fields, bool(done))
-    order = {_key({**dict(zip(sweep.keys, v)), "model": m, "batch": b}, sweep.keys): (i, j, k)
-             for i, v in enumerate(sweep.points) for j, m in enumerate(sweep.models)
-             for k, b in enumerate(sweep.batches)}
+    order = {key: (i, j) for i, keys in enumerate(point_rows) for j, key in enumerate(keys)}
     unique = {_key(r, sweep.keys): r for r in rows}
     rows = sorted(unique.values(), key=lambda r: order.get(_key(r, sweep.keys), (len(order),)))
     mark_pareto(rows)
