@@ -1,6 +1,8 @@
 """A runtime's achieved efficiency per layer class: the calibrated time of a layer (or fused group).
 
-    time = fixed + compute_scale x FLOPs / peak + memory_scale x bytes / bandwidth
+    time = fixed + compute_scale x FLOPs / peak + memory_scale x bytes / bandwidth(working set)
+
+(the bandwidth of the cache level the layer's bytes fit, `working_set_bandwidth`; memory's beyond it)
 
 per class (a dense conv, a grouped/depthwise conv, a GEMM/MatMul/other MAC op, everything else), the
 coefficients fitted by `perfmodel calibrate --runtime onnxruntime` on microbenchmarks run in the
@@ -11,7 +13,7 @@ really costs. The pure roofline bound, max(F / P, B / W), is kept beside it.
 
 from __future__ import annotations
 
-from perfmodel.hardware.spec import Efficiency
+from perfmodel.hardware.spec import Efficiency, HardwareSpec
 from perfmodel.ops import MAC
 from perfmodel.record import LayerCost
 
@@ -23,6 +25,16 @@ def layer_class(layer: LayerCost) -> str:
     if layer.geometry is not None:
         return "depthwise" if layer.geometry.groups > 1 else "conv"
     return "gemm"
+
+
+def working_set_bandwidth(nbytes: float, hw: HardwareSpec) -> float:
+    """Bytes/s a layer moving `nbytes` gets: the bandwidth of the smallest cache level (with a measured
+    bandwidth) that holds them, else memory's. A runtime run over and over keeps what fits its cache;
+    `calibrate` measures each level's bandwidth with its working-set sweep."""
+    for level in sorted(hw.caches, key=lambda c: c.size_bytes):
+        if level.bandwidth and nbytes <= level.size_bytes:
+            return level.bandwidth
+    return hw.mem_bandwidth
 
 
 def calibrated_time(efficiency: Efficiency, compute_s: float, memory_s: float) -> float:

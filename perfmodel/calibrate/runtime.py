@@ -1,12 +1,15 @@
 """Calibration in a runtime (onnxruntime): microbenchmarks of one fused group each, chosen independently
 of any model, and a fit per layer class of the runtime's achieved efficiency (perfmodel.efficiency).
 
-The sweep: dense convs 1x1, 3x3, 5x5, 7x7 (strided and not) over channel counts and sizes, each
-followed by BatchNorm + ReLU (some with a residual Add); grouped and depthwise convs; GEMMs (FC at
-batch 1 and batched) and MatMuls (attention-style); element-wise ops, pooling, softmax and
-normalization. Each is built with onnx.helper, analyzed and fused by perfmodel (so its roofline terms
-F/P and B/W are the ones a model's group gets) and run in onnxruntime with its default session options
-(all graph optimizations, default threads): the best of several runs, noise only ever adds time.
+The sweep: dense convs 1x1, 3x3, 5x5, 7x7 (strided and not) over channel counts and sizes, as chains
+of four conv + BatchNorm + ReLU blocks (some ending in a residual Add), grouped and depthwise convs the
+same way, so per-run costs are shared as a model shares them; GEMMs (FC at batch 1 and batched) and
+MatMuls (attention-style); element-wise ops, pooling, softmax and normalization. Each is built with
+onnx.helper, analyzed and fused by perfmodel (so its roofline terms are the ones a model's groups
+get; the memory term at the bandwidth of the cache level its bytes fit) and run in onnxruntime with
+its default session options (all graph optimizations, default threads): the best of several runs,
+noise only ever adds time, less one inference of an empty model (the runtime's own cost of a run,
+stored as `run_us` and added once per inference).
 
 Per class, time = fixed + a x F/P + b x B/W with fixed, a, b >= 0, minimising the squared relative
 error (weighted least squares of the rows (1, F/P, B/W) / t against 1, the best non-negative subset).
@@ -22,13 +25,16 @@ import numpy as np
 
 from perfmodel.hardware.spec import EFFICIENCY_CLASSES, Efficiency, HardwareSpec
 
+CHAIN = 4
+"""Conv blocks per conv microbenchmark."""
+
 
 @dataclass(frozen=True)
 class Sample:
     name: str
     cls: str
     compute_s: float  # F / P of the group
-    memory_s: float  # B / W
+    memory_s: float  # B / W, W the bandwidth of the cache level the bytes fit (efficiency.working_set_bandwidth)
     measured_s: float
 
 
@@ -50,29 +56,42 @@ def _models(quick: bool) -> Iterator[tuple[str, object]]:
         m.ir_version = 8
         return m
 
-    def conv(c, k_out, size, k, stride=1, groups=1, residual=False):
-        out = (size + 2 * (k // 2) - k) // stride + 1
-        inits = [weight("w", k_out, c // groups, k, k), weight("b", k_out)]
-        inits += [weight(n, k_out) for n in ("s", "sh", "m")] + [numpy_helper.from_array(np.ones(k_out, np.float32), "v")]
-        nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[k // 2] * 4, strides=[stride] * 2, group=groups),
-                 helper.make_node("BatchNormalization", ["c", "s", "sh", "m", "v"], ["n"])]
-        extra = ()
-        if residual:
-            nodes.append(helper.make_node("Add", ["n", "r"], ["a"]))
-            extra = (("r", (1, k_out, out, out)),)
-        nodes.append(helper.make_node("Relu", ["a" if residual else "n"], ["y"]))
+    def conv(c, k_out, size, k, stride=1, groups=1, residual=False, depth=CHAIN):
+        """`depth` conv + BN + ReLU blocks in a chain, c -> k_out (strided), then k_out -> c -> k_out ... at
+        stride 1: a chain, as in a model, so the runtime's per-run costs (session step, the NCHWc
+        reorders at the model's edges) are shared the way a model shares them."""
+        nodes, inits, extra, x, channels = [], [], (), "x", (c, k_out)
+        for i in range(depth):
+            cin, cout = channels[i % 2], channels[(i + 1) % 2]
+            s = stride if i == 0 else 1
+            g = groups if cin % groups == 0 and cout % groups == 0 else 1
+            inits += [weight(f"w{i}", cout, cin // g, k, k), weight(f"b{i}", cout)]
+            inits += [weight(f"{n}{i}", cout) for n in ("s", "sh", "m")]
+            inits.append(numpy_helper.from_array(np.ones(cout, np.float32), f"v{i}"))
+            nodes += [helper.make_node("Conv", [x, f"w{i}", f"b{i}"], [f"c{i}"], pads=[k // 2] * 4, strides=[s] * 2,
+                                       group=g),
+                      helper.make_node("BatchNormalization", [f"c{i}", f"s{i}", f"sh{i}", f"m{i}", f"v{i}"], [f"n{i}"])]
+            y = f"n{i}"
+            if residual and i == depth - 1 and cin == cout:
+                out = (size + 2 * (k // 2) - k) // stride + 1
+                nodes.append(helper.make_node("Add", [y, "r"], [f"a{i}"]))
+                extra, y = (("r", (1, cout, out, out)),), f"a{i}"
+            nodes.append(helper.make_node("Relu", [y], ["y" if i == depth - 1 else f"r{i}"]))
+            x = f"r{i}"
         return model(nodes, (1, c, size, size), inits, extra)
 
     convs = [(3, 64, 224, 7, 2), (64, 64, 56, 3, 1), (64, 256, 56, 1, 1), (256, 64, 56, 1, 1), (128, 128, 28, 3, 1),
              (256, 256, 14, 3, 1), (512, 512, 7, 3, 1), (512, 2048, 7, 1, 1), (1024, 256, 14, 1, 1),
              (64, 128, 56, 3, 2), (32, 32, 112, 5, 1), (96, 208, 14, 3, 1), (16, 48, 28, 5, 1), (192, 64, 28, 1, 1),
-             (24, 144, 56, 1, 1), (320, 1280, 7, 1, 1), (48, 64, 64, 7, 1), (256, 512, 28, 1, 2)]
+             (24, 144, 56, 1, 1), (320, 1280, 7, 1, 1), (48, 64, 64, 7, 1), (256, 512, 28, 1, 2),
+             (16, 96, 112, 1, 1), (32, 16, 112, 1, 1), (96, 24, 56, 1, 1), (40, 240, 28, 1, 1), (112, 672, 14, 1, 1),
+             (64, 16, 56, 1, 1), (16, 64, 56, 3, 1)]
     if quick:
         convs = convs[::3]
     for c, k_out, size, k, stride in convs:
         yield f"conv {k}x{k}/{stride} {c}->{k_out} @{size}", conv(c, k_out, size, k, stride, residual=k == 1 and c == k_out)
     depthwise = [(32, 112, 3, 1), (96, 56, 3, 2), (144, 56, 3, 1), (192, 28, 3, 1), (384, 14, 3, 1), (576, 14, 3, 1),
-                 (960, 7, 3, 1), (240, 28, 5, 1), (672, 14, 5, 2)]
+                 (960, 7, 3, 1), (240, 28, 5, 1), (672, 14, 5, 2), (16, 112, 3, 1), (72, 28, 5, 1), (120, 28, 3, 1)]
     if quick:
         depthwise = depthwise[::3]
     for c, size, k, stride in depthwise:
@@ -110,7 +129,7 @@ def measure(hw: HardwareSpec, quick: bool = False, runs: int | None = None,
     """Run every microbenchmark in onnxruntime; its roofline terms from perfmodel's fused record."""
     import onnxruntime as ort
 
-    from perfmodel.efficiency import layer_class
+    from perfmodel.efficiency import layer_class, working_set_bandwidth
     from perfmodel.fusion import fuse
     from perfmodel.roofline import predict
     from perfmodel.walk import analyze_model
@@ -118,6 +137,8 @@ def measure(hw: HardwareSpec, quick: bool = False, runs: int | None = None,
     runs = runs or (5 if quick else 15)
     samples = []
     benches = list(_models(quick))
+    run_s = run_overhead(runs)
+    progress(f"one inference of an empty model: {run_s * 1e6:.1f} us (taken out of every microbenchmark)")
     for i, (name, m) in enumerate(benches, 1):
         groups = fuse(analyze_model(m))
         prediction = predict(groups, hw, "fp32")
@@ -133,10 +154,32 @@ def measure(hw: HardwareSpec, quick: bool = False, runs: int | None = None,
             start = time.perf_counter()
             session.run(None, feeds)
             best = min(best, time.perf_counter() - start)
-        samples.append(Sample(name, layer_class(anchor), sum(lp.compute_s for lp in known),
-                              sum(lp.memory_s for lp in known), best))
+        near = sum(lp.layer.bytes_total / working_set_bandwidth(lp.layer.bytes_total, hw) for lp in known)
+        samples.append(Sample(name, layer_class(anchor), sum(lp.compute_s for lp in known), near,
+                              max(best - run_s, best * 0.05)))
         progress(f"{i}/{len(benches)} {name}: {best * 1e6:.1f} us")
-    return samples
+    return samples, run_s
+
+
+def run_overhead(runs: int) -> float:
+    """Best time of one inference of a one-element Relu: the runtime's own cost of a run."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "empty",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    session = ort.InferenceSession(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+                                   .SerializeToString(), providers=["CPUExecutionProvider"])
+    feeds = {"x": np.zeros(1, np.float32)}
+    for _ in range(5):
+        session.run(None, feeds)
+    best = float("inf")
+    for _ in range(max(runs, 20)):
+        start = time.perf_counter()
+        session.run(None, feeds)
+        best = min(best, time.perf_counter() - start)
+    return best
 
 
 def fit(samples: list[Sample]) -> dict[str, Efficiency]:

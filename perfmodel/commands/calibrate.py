@@ -86,7 +86,7 @@ def runtime_efficiency(spec, args, progress):
     from perfmodel.calibrate.runtime import fit, measure
     from perfmodel.efficiency import calibrated_time
 
-    samples = measure(spec, quick=args.quick, runs=args.repeats, progress=progress)
+    samples, run_s = measure(spec, quick=args.quick, runs=args.repeats, progress=progress)
     efficiency = fit(samples)
     rows = []
     for s in samples:
@@ -99,7 +99,7 @@ def runtime_efficiency(spec, args, progress):
                            for c, e in efficiency.items()], ["class", "fixed us", "x F/P", "x B/W"],
                           disable_numparse=True))
     return dataclasses.replace(
-        spec, efficiency=efficiency,
+        spec, efficiency=efficiency, run_us=round(run_s * 1e6, 3),
         description=spec.description + f", {args.runtime} efficiency fitted",
         source=spec.source + f"; [efficiency] fitted on {len(samples)} {args.runtime} microbenchmarks "
                              f"(perfmodel.calibrate.runtime)")

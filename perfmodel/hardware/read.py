@@ -288,10 +288,17 @@ class _Reader:
         mem_bandwidth = self.quantity(data, "", "mem_bandwidth", "bandwidth", required=True)
         clock = self.quantity(data, "", "clock", "frequency", required=False)
         peak = self.peak_table(data)
-        efficiency = self.efficiency(self.table("efficiency", data["efficiency"])) if "efficiency" in data else None
+        efficiency, run_us = None, 0.0
+        if "efficiency" in data:
+            table = dict(self.table("efficiency", data["efficiency"]))
+            run_us = table.pop("run_us", 0)
+            if isinstance(run_us, bool) or not isinstance(run_us, (int, float, Decimal)) or not 0 <= run_us <= 1e9:
+                raise self.fail(f"field 'efficiency.run_us' must be a number of microseconds >= 0, got "
+                                f"{self._show(run_us)}")
+            efficiency = self.efficiency(table)
         return HardwareSpec(name=name, description=description, source=source, peak_flops=peak,
                             mem_bandwidth=mem_bandwidth, cores=cores, clock_hz=clock, caches=caches,
-                            accelerator=None, path=path, efficiency=efficiency)
+                            accelerator=None, path=path, efficiency=efficiency, run_us=float(run_us))
 
     def peak_table(self, data: Mapping[str, Any]) -> dict[str, float]:
         given = [u for u in RATE_UNITS if f"peak_{u}" in data]

@@ -168,6 +168,7 @@ class HardwareSpec:
     accelerator: AcceleratorSpec | None = None
     path: Path | None = field(default=None, compare=False)
     efficiency: Mapping[str, Efficiency] | None = None  # per EFFICIENCY_CLASSES, from `calibrate --runtime`
+    run_us: float = 0.0  # with efficiency: the runtime's own cost of one inference (its session step)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "peak_flops", types.MappingProxyType(dict(self.peak_flops)))
@@ -178,7 +179,7 @@ class HardwareSpec:
     def __hash__(self) -> int:
         return hash((self.name, self.description, self.source, tuple(self.peak_flops.items()),
                      self.mem_bandwidth, self.cores, self.clock_hz, self.caches, self.accelerator,
-                     tuple(sorted(self.efficiency.items())) if self.efficiency else None))
+                     tuple(sorted(self.efficiency.items())) if self.efficiency else None, self.run_us))
 
     @property
     def dtypes(self) -> tuple[str, ...]:

@@ -79,6 +79,7 @@ def spec_to_toml(spec: HardwareSpec, header: str = "") -> str:
             raise ValueError(f"spec {spec.name!r}: peak_flops, mem_bandwidth and clock_hz must be the ones "
                              "derived from its accelerator to be written as TOML")
     if spec.efficiency:
+        lines += ["", "[efficiency]", f"run_us = {_number(spec.run_us, 1)}"]
         for cls, e in spec.efficiency.items():
             lines += ["", f"[efficiency.{cls}]", f"fixed_us = {_number(e.fixed_us, 1)}",
                       f"compute_scale = {_number(e.compute_scale, 1)}", f"memory_scale = {_number(e.memory_scale, 1)}"]
