@@ -79,7 +79,8 @@ def runtime_text(prediction, measured, tablefmt: str) -> str:
     table = [[r["group"], r["ops"], seconds(r["predicted_s"]) if r["predicted_s"] is not None else "?",
               seconds(r["measured_s"]) if r["measured_s"] else "-", f"{100 * r['error']:+.1f}" if r["error"] is not None
               else ""] for r in data["groups"]]
-    body = tabulate(table, ["group", "ops", "predicted (roofline)", f"measured ({measured.runtime})", "error %"],
+    method = "calibrated" if prediction.calibrated else "roofline"
+    body = tabulate(table, ["group", "ops", f"predicted ({method})", f"measured ({measured.runtime})", "error %"],
                     tablefmt=tablefmt, disable_numparse=True, colalign=("left", "left", "right", "right", "right"))
     pct = lambda x: f"{100 * x:.1f}%" if x is not None else "n/a"  # noqa: E731
     lines = [
