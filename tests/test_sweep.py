@@ -132,3 +132,22 @@ def test_random_samples_are_reproducible(tmp_path: Path) -> None:
 ])
 def test_a_bad_sweep_file_is_one_line_naming_the_key(text: str, fragment: str, tmp_path: Path) -> None:
     assert_one_line_error(perfmodel("sweep", write(tmp_path, text), "-o", tmp_path / "r.csv"), fragment)
+
+
+def test_a_partial_model_is_flagged_in_every_row_and_the_exit_status(tmp_path: Path) -> None:
+    import onnx
+    from onnx import helper
+
+    from tests.onnx_graphs import model, tensor, value
+
+    m = model([helper.make_node("Conv", ["x", "w"], ["c"], name="conv"),
+               helper.make_node("Fancy", ["c"], ["y"], name="fancy", domain="com.example")],
+              [value("x", [1, 4, 8, 8])], [value("y", None)], [tensor("w", 4, 4, 3, 3)])
+    m.opset_import.append(helper.make_opsetid("com.example", 1))
+    onnx.save(m, tmp_path / "partial.onnx")
+    text = 'base = "seed-npu"\nmodels = ["partial.onnx"]\n[grid]\nmac_rows = [8, 16]\n'
+    out = tmp_path / "r.csv"
+    result = perfmodel("sweep", write(tmp_path, text), "-o", out)
+    assert result.returncode == 3 and "INCOMPLETE" in result.stderr
+    assert all(r["note"].startswith("INCOMPLETE") for r in rows_of(out))
+    assert perfmodel("sweep", write(tmp_path, text), "-o", out, "--allow-partial").returncode == 0

@@ -44,6 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("sweep_file", metavar="SWEEP.toml", help="the sweep file")
     p.add_argument("-o", "--output", default="sweep.csv", metavar="FILE.csv", help="results (default: sweep.csv)")
     p.add_argument("--resume", action="store_true", help="keep the rows an interrupted run already wrote")
+    p.add_argument("--allow-partial", action="store_true",
+                   help="exit 0 even when a model has layers of unknown cost (default: exit 3; its rows say so)")
     p.add_argument("--jobs", type=positive_int, default=1, metavar="N", help="local worker processes (default 1)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler, e.g. tcp://HOST:8786 (extra [cluster])")
     p.add_argument("--chunk", type=positive_int, metavar="N",
@@ -78,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
     from perfmodel.sweep.config import load_sweep
     from perfmodel.sweep.evaluate import row_fields
     from perfmodel.sweep.pareto import mark_pareto
+
+    from perfmodel.commands.options import partial_status
+    from perfmodel.sweep.evaluate import analyzed
 
     sweep = load_sweep(args.sweep_file)
     out = Path(args.output)
@@ -123,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
                          "rows": len(rows), "output": str(out), "pareto": front}))
     else:
         print(_summary(front, sweep, args.top))
-    return 0
+    return partial_status(args, [analyzed(sweep, m, b) for m in sweep.models for b in sweep.batches])
 
 
 def _run(sweep, todo, args, journal: Path, fields, appending: bool) -> list[dict]:

@@ -30,6 +30,11 @@ def _cost(model: str, batch: int, dtype: str, fusion: str) -> ModelCost:
     return fuse(analyze_model(model, batch=batch, dtype=dtype), fusion)
 
 
+def analyzed(sweep: Sweep, model: str, batch: int) -> ModelCost:
+    """The (fused) analysis a sweep's rows for `model` at `batch` are computed from."""
+    return _cost(model, batch, sweep.dtype, sweep.fusion)
+
+
 def evaluate(sweep: Sweep, indices: Sequence[int]) -> list[dict[str, Any]]:
     """Rows for the points at `indices` (every model and batch of each)."""
     from perfmodel.accel import simulate
@@ -43,8 +48,11 @@ def evaluate(sweep: Sweep, indices: Sequence[int]) -> list[dict[str, Any]]:
             for batch in sweep.batches:
                 row: dict[str, Any] = dict(zip(sweep.keys, values))
                 row.update(model=model, batch=batch, on_chip_bytes=acc.buffer_bytes, pareto="", note="")
+                cost = _cost(model, batch, sweep.dtype, sweep.fusion)
+                if not cost.complete:  # never a plausible number: its latency and energy are lower bounds
+                    row["note"] = f"INCOMPLETE: {len(cost.unknown_layers)} layers of unknown cost; lower bounds"
                 try:
-                    result = simulate(_cost(model, batch, sweep.dtype, sweep.fusion), spec)
+                    result = simulate(cost, spec)
                 except PerfmodelError as exc:
                     row.update(latency_s="", energy_J="", edp_Js="", dram_bytes="", utilisation="", note=str(exc))
                     rows.append(row)
