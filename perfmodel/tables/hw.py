@@ -52,6 +52,11 @@ def show_text(spec, fmt: str = "simple") -> str:
         if level.bandwidth is not None:
             text += f" at {byte_rate(level.bandwidth)}"
         rows.append([f"cache {level.name}", text])
+    if spec.efficiency:
+        rows.append(["runtime run cost", f"{spec.run_us:g} us per inference"])
+        for cls, e in spec.efficiency.items():
+            rows.append([f"efficiency {cls}", f"{e.fixed_us:g} us + {e.compute_scale:.4g} x F/P + "
+                                              f"{e.memory_scale:.4g} x B/W"])
     acc = spec.accelerator
     if acc is not None:
         also = ", ".join(acc.extra_dtypes)
