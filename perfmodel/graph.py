@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -263,26 +262,16 @@ def _ready(node: onnx.NodeProto, done: set[str]) -> bool:
 # ---------------------------------------------------------------- node arity
 
 
-@lru_cache(maxsize=None)
-def _arity(op_type: str, opset: int) -> tuple[int, int, int, int] | None:
-    """(min inputs, max inputs, min outputs, max outputs) of a default-domain op, from onnx.defs."""
-    from onnx import defs
-
-    try:
-        schema = defs.get_schema(op_type, opset, "")
-    except Exception:
-        return None
-    return schema.min_input, schema.max_input, schema.min_output, schema.max_output
-
-
 def check_arity(node: onnx.NodeProto, opset: int) -> None:
     """A node with fewer inputs or outputs than its op requires (or more than it allows) is invalid."""
+    from perfmodel.ops import schema
+
     if node.domain not in ("", "ai.onnx"):
         return
-    arity = _arity(node.op_type, opset)
-    if arity is None:
+    found = schema(node.op_type, opset)
+    if found is None:
         return
-    lo_in, hi_in, lo_out, hi_out = arity
+    lo_in, hi_in, lo_out, hi_out = found.min_input, found.max_input, found.min_output, found.max_output
     given_in = len(node.input)
     given_out = len(node.output)
     for what, given, lo, hi in (("inputs", given_in, lo_in, hi_in), ("outputs", given_out, lo_out, hi_out)):

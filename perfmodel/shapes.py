@@ -173,18 +173,18 @@ def infer_node(node: onnx.NodeProto, shapes: dict[str, Shape], elem_types: dict[
                values: Mapping[str, Any], opset: int) -> dict[str, Shape]:
     """Static output shapes of one node from its inputs' shapes and known small values, by onnx's own
     per-node inference (`onnx.shape_inference.infer_node_outputs`); {} when onnx cannot tell."""
-    from onnx import defs
+    from perfmodel.ops import schema
 
-    if node.domain not in ("", "ai.onnx"):
+    found_schema = schema(node.op_type, opset) if node.domain in ("", "ai.onnx") else None
+    if found_schema is None:
         return {}
     try:
-        schema = defs.get_schema(node.op_type, opset, "")
         types = {i: helper.make_tensor_type_proto(elem_types[i], list(shapes[i])) for i in node.input if i}
         data = {i: v if isinstance(v, TensorProto) else numpy_helper.from_array(v, i)
                 for i in node.input if i and (v := values.get(i)) is not None}
-        out = shape_inference.infer_node_outputs(schema, node, types, data,
+        out = shape_inference.infer_node_outputs(found_schema, node, types, data,
                                                  opset_imports=[helper.make_opsetid("", opset)])
-    except Exception:  # no schema, an invalid node, an inference onnx does not do: leave it to the full pass
+    except Exception:  # an invalid node, an inference onnx does not do: leave it to the full pass
         return {}
     found = {}
     for name, proto in out.items():

@@ -134,23 +134,36 @@ def op_types(kind: str) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=None)
+def schema(op_type: str, opset: int, latest: bool = False):
+    """The `onnx.defs` schema of a default-domain op at `opset` (or, with `latest`, its newest one when
+    the op is not defined at that opset); None when onnx has none. The one place perfmodel asks."""
+    from onnx import defs
+
+    try:
+        return defs.get_schema(op_type, opset, "")
+    except Exception:
+        if not latest:
+            return None
+    try:
+        return defs.get_schema(op_type)
+    except Exception:
+        return None
+
+
+@lru_cache(maxsize=None)
 def schema_defaults(op_type: str, opset: int) -> tuple[dict[str, Any], tuple[str, ...]]:
     """(attribute defaults, required attribute names) of `op_type` at `opset`, from `onnx.defs`.
 
     Strings come back as str, lists as tuples. An op onnx has no schema for gives ({}, ()).
     """
-    from onnx import AttributeProto, defs, helper
+    from onnx import AttributeProto, helper
 
-    try:
-        schema = defs.get_schema(op_type, opset, "")
-    except Exception:  # not defined at this opset (or at all): no defaults known
-        try:
-            schema = defs.get_schema(op_type)
-        except Exception:
-            return {}, ()
+    found = schema(op_type, opset, latest=True)
+    if found is None:
+        return {}, ()
     defaults: dict[str, Any] = {}
     required = []
-    for name, attr in schema.attributes.items():
+    for name, attr in found.attributes.items():
         if attr.required:
             required.append(name)
         if attr.default_value.type == AttributeProto.UNDEFINED:
