@@ -8,6 +8,7 @@ from tabulate import tabulate
 from perfmodel.accel.baseline import ModelTiming, ratio
 from perfmodel.accel.results import AccelResult
 from perfmodel.export import json_text
+from perfmodel.tables.render import numbered
 from perfmodel.hardware import HardwareSpec
 from perfmodel.units import binary, byte_rate, flop_rate, frequency, joules, number, seconds, si
 
@@ -42,9 +43,7 @@ def header(result: AccelResult, spec: HardwareSpec, baseline: ModelTiming | None
 def layer_table(result: AccelResult, baseline: ModelTiming | None = None, top: int | None = None,
                 tablefmt: str = "simple") -> str:
     """One row per layer (or the `top` slowest), with the tiling of each conv/FC."""
-    rows = list(enumerate(result.layers, 1))
-    if top:
-        rows = sorted(rows, key=lambda r: r[1].time_s, reverse=True)[:top]
+    rows = numbered(result.layers, top, key=lambda layer: layer.time_s)
     table = []
     for index, layer in rows:
         s = layer.schedule

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tabulate import tabulate
 
 from perfmodel.record import ModelCost, dtype_bytes
-from perfmodel.tables.render import render
+from perfmodel.tables.render import numbered, render
 from perfmodel.units import binary, shape, si
 
 CONVENTIONS = (
@@ -23,9 +23,7 @@ def header(cost: ModelCost) -> str:
 
 def layer_table(cost: ModelCost, top: int | None = None, tablefmt: str = "simple") -> str:
     """One row per layer, or the `top` layers with the most FLOPs, with their share of the total."""
-    rows = list(enumerate(cost.layers, 1))
-    if top:
-        rows = sorted(rows, key=lambda r: r[1].flops, reverse=True)[:top]
+    rows = numbered(cost.layers, top, key=lambda layer: layer.flops)
     total_flops = cost.flops or 1
     table = []
     for index, layer in rows:
@@ -50,9 +48,7 @@ def layer_table(cost: ModelCost, top: int | None = None, tablefmt: str = "simple
 
 def group_table(fused: ModelCost, top: int | None = None, tablefmt: str = "simple") -> str:
     """One row per fused group (or the `top` with the most FLOPs): its ops, work and boundary traffic."""
-    rows = list(enumerate(fused.layers, 1))
-    if top:
-        rows = sorted(rows, key=lambda r: r[1].flops, reverse=True)[:top]
+    rows = numbered(fused.layers, top, key=lambda group: group.flops)
     table = []
     for index, group in rows:
         known = group.supported

@@ -11,6 +11,18 @@ MIN_PADDING = 2
 """Header cells get this many columns of room beyond their text, as tabulate gives them."""
 
 
+def numbered(items: Sequence[object], top: int | None = None, key=None,
+             schedule_order: bool = False) -> list[tuple[int, object]]:
+    """(1-based index, item) of every item, or of the `top` with the largest `key` (largest first, or
+    back in schedule order): the rows a --top table shows, numbered as in the full table."""
+    rows = list(enumerate(items, 1))
+    if top:
+        rows = sorted(rows, key=lambda r: key(r[1]), reverse=True)[:top]
+        if schedule_order:
+            rows.sort(key=lambda r: r[0])
+    return rows
+
+
 def _pad(text: str, width: int, align: str) -> str:
     if align == "right":
         return text.rjust(width)

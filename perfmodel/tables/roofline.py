@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from perfmodel.tables.render import render
+from perfmodel.tables.render import numbered, render
 from perfmodel.units import binary, byte_rate, flop_rate, number, seconds, si
 
 
 def layer_table(prediction, top: int | None = None, tablefmt: str = "simple") -> str:
     """One row per layer (or the `top` slowest), in schedule order; unknown layers show '?'."""
-    rows = list(enumerate(prediction.layers, 1))
-    if top:
-        rows = sorted(rows, key=lambda r: r[1].time_s or 0.0, reverse=True)[:top]
-        rows.sort(key=lambda r: r[0])
+    rows = numbered(prediction.layers, top, key=lambda lp: lp.time_s or 0.0, schedule_order=True)
     table = []
     for index, lp in rows:
         layer = lp.layer
