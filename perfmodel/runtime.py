@@ -95,10 +95,39 @@ def join(kernel_names: Mapping[str, str], optimized_nodes: list[tuple[str, list[
     return result
 
 
+ORT_DTYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(int64)": "int64",
+              "tensor(int8)": "int8", "tensor(uint8)": "uint8"}
+
+
+def random_feeds(session, shapes: Mapping[str, tuple[int, ...]] | None = None, seed: int = 0) -> dict:
+    """Random inputs for an onnxruntime session, at `shapes` (default: the session's own, a dynamic
+    dim as 1), each in its input's element type."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for inp in session.get_inputs():
+        shape = shapes[inp.name] if shapes and inp.name in shapes else [d if isinstance(d, int) else 1
+                                                                        for d in inp.shape]
+        feeds[inp.name] = rng.standard_normal(shape).astype(ORT_DTYPES.get(inp.type, "float32"))
+    return feeds
+
+
+def best_time(session, feeds: Mapping, runs: int, warmup: int = 3) -> float:
+    """Best wall time of one `session.run` over `runs` runs after `warmup` (noise only adds time)."""
+    for _ in range(warmup):
+        session.run(None, feeds)
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        session.run(None, feeds)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
 def profile(model_path: str | os.PathLike, feeds_shapes: Mapping[str, tuple[int, ...]], group_of: Mapping[str, str],
             runs: int = 10, threads: int | None = None) -> RuntimeProfile:
     """Run the model `runs` times (after 2 warm-ups) in onnxruntime with profiling, and join its kernels."""
-    import numpy as np
     import onnx
     import onnxruntime as ort
 
@@ -115,20 +144,7 @@ def profile(model_path: str | os.PathLike, feeds_shapes: Mapping[str, tuple[int,
             session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime's own load errors: invalid graph, unsupported op...
             raise PerfmodelError(f"onnxruntime cannot load {model_path}: {str(exc).splitlines()[0][:300]}") from None
-        rng = np.random.default_rng(0)
-        types = {i.name: i.type for i in session.get_inputs()}
-        feeds = {}
-        for name, shape in feeds_shapes.items():
-            kind = types.get(name, "tensor(float)")
-            dtype = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(int64)": np.int64,
-                     "tensor(int8)": np.int8, "tensor(uint8)": np.uint8}.get(kind, np.float32)
-            feeds[name] = rng.standard_normal(shape).astype(dtype)
-        walls = []
-        for i in range(runs + 2):
-            start = time.perf_counter()
-            session.run(None, feeds)
-            if i >= 2:
-                walls.append(time.perf_counter() - start)
+        wall = best_time(session, random_feeds(session, feeds_shapes), runs, warmup=2)
         trace = json.loads(Path(session.end_profiling()).read_text())
         optimized = onnx.load(options.optimized_model_filepath, load_external_data=False)
     nodes = [(n.name, list(n.input), list(n.output)) for n in optimized.graph.node]
@@ -147,7 +163,7 @@ def profile(model_path: str | os.PathLike, feeds_shapes: Mapping[str, tuple[int,
     for k in kernels:
         if k.group is not None:
             group_s[k.group] = group_s.get(k.group, 0.0) + k.time_s
-    return RuntimeProfile("onnxruntime", kernels, min(walls), runs, group_s)
+    return RuntimeProfile("onnxruntime", kernels, wall, runs, group_s)
 
 
 def model_file(source: str, cost: ModelCost, folder: str) -> str:

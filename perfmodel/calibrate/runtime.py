@@ -17,7 +17,6 @@ error (weighted least squares of the rows (1, F/P, B/W) / t against 1, the best 
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -130,6 +129,7 @@ def measure(hw: HardwareSpec, quick: bool = False, runs: int | None = None,
     import onnxruntime as ort
 
     from perfmodel.efficiency import layer_class, working_set_bandwidth
+    from perfmodel.runtime import best_time, random_feeds
     from perfmodel.fusion import fuse
     from perfmodel.roofline import predict
     from perfmodel.walk import analyze_model
@@ -145,15 +145,7 @@ def measure(hw: HardwareSpec, quick: bool = False, runs: int | None = None,
         known = [lp for lp in prediction.layers if lp.known and not lp.layer.is_view]
         anchor = max(known, key=lambda lp: lp.bound_s).layer
         session = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
-        feeds = {inp.name: np.random.default_rng(1).standard_normal([d if isinstance(d, int) else 1 for d in inp.shape])
-                 .astype(np.float32) for inp in session.get_inputs()}
-        for _ in range(3):
-            session.run(None, feeds)
-        best = float("inf")
-        for _ in range(runs):
-            start = time.perf_counter()
-            session.run(None, feeds)
-            best = min(best, time.perf_counter() - start)
+        best = best_time(session, random_feeds(session, seed=1), runs)
         near = sum(lp.layer.bytes_total / working_set_bandwidth(lp.layer.bytes_total, hw) for lp in known)
         samples.append(Sample(name, layer_class(anchor), sum(lp.compute_s for lp in known), near,
                               max(best - run_s, best * 0.05)))
@@ -166,20 +158,14 @@ def run_overhead(runs: int) -> float:
     import onnxruntime as ort
     from onnx import TensorProto, helper
 
+    from perfmodel.runtime import best_time
+
     graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "empty",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
     session = ort.InferenceSession(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
                                    .SerializeToString(), providers=["CPUExecutionProvider"])
-    feeds = {"x": np.zeros(1, np.float32)}
-    for _ in range(5):
-        session.run(None, feeds)
-    best = float("inf")
-    for _ in range(max(runs, 20)):
-        start = time.perf_counter()
-        session.run(None, feeds)
-        best = min(best, time.perf_counter() - start)
-    return best
+    return best_time(session, {"x": np.zeros(1, np.float32)}, max(runs, 20), warmup=5)
 
 
 def fit(samples: list[Sample]) -> dict[str, Efficiency]:

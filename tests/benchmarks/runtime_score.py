@@ -17,8 +17,6 @@ import tempfile
 import time
 import warnings
 
-import numpy as np
-
 ZOO = ("alexnet", "vgg16", "resnet18", "resnet50", "resnet152", "googlenet")
 
 
@@ -28,7 +26,7 @@ def main() -> None:
     from perfmodel.fusion import fuse
     from perfmodel.hardware import load_spec
     from perfmodel.roofline import predict
-    from perfmodel.runtime import model_file
+    from perfmodel.runtime import model_file, random_feeds
     from perfmodel.walk import analyze_model
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -45,8 +43,7 @@ def main() -> None:
             cost = analyze_model(source, batch=1)
             path = model_file(source, cost, tmp)
             session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-            feeds = {i.name: np.random.default_rng(0).standard_normal(cost.inputs[i.name]).astype(np.float32)
-                     for i in session.get_inputs()}
+            feeds = random_feeds(session, cost.inputs)
             session.run(None, feeds)
             prediction = predict(fuse(cost), spec)
             entries.append([source.rsplit("/", 1)[-1], session, feeds, prediction.total_s, prediction.bound_s, []])
