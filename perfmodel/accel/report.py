@@ -96,7 +96,8 @@ def _energy_rows(result: AccelResult) -> list[list[str]]:
         return [["energy", "no [accelerator.energy] table in the spec"]]
     parts = " / ".join(f"{joules(getattr(e, c))}" for c in ("mac", "weight_buffer", "input_buffer", "output_buffer",
                                                             "dram"))
-    return [["energy per inference", joules(e.total)],
+    bound = f" (LOWER BOUND: {len(result.unknown_layers)} layers not counted)" if result.unknown_layers else ""
+    return [["energy per inference", joules(e.total) + bound],
             ["  MAC / weight / input / output buffer / DRAM", parts],
             ["average power", f"{number(result.power_W)} W"],
             ["energy-delay product", f"{result.edp_Js:.4g} J s"]]
