@@ -31,7 +31,7 @@ from typing import Sequence
 
 from perfmodel.errors import PerfmodelError
 from perfmodel.ops import ELEMENTWISE, MAC
-from perfmodel.record import LayerCost, ModelCost
+from perfmodel.record import NO_INTEGERS, Fixed, LayerCost, ModelCost
 from perfmodel.units import numel
 
 POLICIES = ("none", "inference")
@@ -125,7 +125,9 @@ def group_of(members: Sequence[LayerCost], readers: dict[str, list[int]], graph_
                 if k:
                     epilogue[tensor] = external[tensor]
     folded = [m for m in members[1:] if _folds(anchor, m)]
-    weight_elems = anchor.weight_elems + sum(m.weight_elems for m in members[1:] if m not in folded)
+    kept = [anchor] + [m for m in members[1:] if m not in folded]
+    weight_elems = sum(m.weight_elems for m in kept)
+    widths = {t: w for m in members for t, w in m.widths.items()}
     input_shapes, input_names, gemm = anchor.input_shapes, anchor.input_names, anchor.gemm
     shifts = any(m.op_type in ("BatchNormalization", "Add", "Sub") for m in folded)
     if shifts and gemm is not None and gemm.bias_input is None:  # a folded shift becomes a bias
@@ -133,12 +135,12 @@ def group_of(members: Sequence[LayerCost], readers: dict[str, list[int]], graph_
         input_names = input_names + (f"{anchor.name}.folded_bias",)
         gemm = dataclasses.replace(gemm, bias_input=len(input_shapes) - 1)
         weight_elems += _out_channels(anchor)
-    output_elems = 0
+    written: list[tuple[int, int | None]] = []
     for member in members:
         for tensor, shape in zip([o for o in member.output_names if o], member.output_shapes):
             read_outside = any(layers[r].name not in names for r in readers.get(tensor, ()))
             if read_outside or tensor in graph_outputs:
-                output_elems += numel(shape)
+                written.append((numel(shape), widths.get(tensor)))
     last = members[-1]
     return dataclasses.replace(
         anchor,
@@ -147,7 +149,11 @@ def group_of(members: Sequence[LayerCost], readers: dict[str, list[int]], graph_
         params=sum(m.params for m in members), non_trainable_params=sum(m.non_trainable_params for m in members),
         macs=sum(m.macs for m in members), flops=sum(m.flops for m in members),
         activations=sum(m.activations for m in members),
-        weight_elems=weight_elems, input_elems=sum(external.values()), output_elems=output_elems,
+        weight_elems=weight_elems, input_elems=sum(external.values()), output_elems=sum(n for n, _ in written),
+        int_weights=sum((m.int_weights for m in kept), NO_INTEGERS),
+        int_inputs=Fixed.of((n, widths.get(t)) for t, n in external.items()), int_outputs=Fixed.of(written),
+        int_activations=sum((m.int_activations for m in members), NO_INTEGERS),
+        int_stored=sum((m.int_stored for m in members), NO_INTEGERS), widths=widths,
         receptive_field=last.receptive_field, supported=all(m.supported for m in members),
         members=tuple(m.name for m in members), fused_ops=tuple(m.op_type for m in members),
         epilogue_flops=sum(m.flops for m in members[1:] if m not in folded),

@@ -60,6 +60,7 @@ class Graph:
     param_like: set[str] = field(default_factory=set)
     float_tensors: set[str] = field(default_factory=set)
     opset: int = 13  # the default-domain opset: attribute defaults come from its schemas
+    widths: dict[str, int] = field(default_factory=dict)  # integer-typed tensor -> bytes per element
 
     def shape(self, tensor: str) -> Shape | None:
         return self.shapes.get(tensor)
@@ -393,6 +394,21 @@ def load_graph(
     float_tensors = {name for name, elem in elem_types.items() if elem in FLOAT_TYPES}
     for tensor_name, shape in shapes.items():
         _check_size(f"tensor '{tensor_name}'", shape)
-    return Graph(graph_name or name, inputs, outputs, graph_nodes, shapes, constants, param_like, float_tensors, opset)
+    return Graph(graph_name or name, inputs, outputs, graph_nodes, shapes, constants, param_like, float_tensors, opset,
+                 fixed_widths(elem_types))
+
+
+def fixed_widths(elem_types: Mapping[str, int]) -> dict[str, int]:
+    """Bytes per element of every integer-typed tensor (quantized data, int32 biases, int64 indices).
+
+    The one assumption about widths, made here: a float tensor's width is the analysis dtype
+    (`--dtype`, a what-if), an integer tensor's is the width it is stored at, whatever the dtype.
+    """
+    return {name: width for name, elem in elem_types.items() if (width := _INT_WIDTHS.get(elem))}
+
+
+_INT_WIDTHS = {TensorProto.INT8: 1, TensorProto.UINT8: 1, TensorProto.BOOL: 1, TensorProto.INT16: 2,
+               TensorProto.UINT16: 2, TensorProto.INT32: 4, TensorProto.UINT32: 4, TensorProto.INT64: 8,
+               TensorProto.UINT64: 8}
 
 

@@ -2,8 +2,9 @@
 
 The graph walk (`perfmodel.walk`) produces a `ModelCost` holding one `LayerCost` per ONNX node.
 Roofline, accelerator model, kernels' validation and reports read these records and never the
-ONNX graph again. Records store element counts; bytes follow from the record's dtype, so a dtype
-what-if is `cost.with_dtype("int8")`, not a second walk.
+ONNX graph again. Records store element counts; bytes of float tensors follow from the record's
+dtype, so a dtype what-if is `cost.with_dtype("int8")`, not a second walk; integer tensors (a
+quantized model's uint8 activations and int8 weights) keep their stored widths (`Fixed`).
 """
 
 from __future__ import annotations
@@ -76,6 +77,35 @@ class GemmDims:
 
 
 @dataclass(frozen=True)
+class Fixed:
+    """The integer-typed share of an element count (quantized data, int32 biases, int64 indices):
+    how many of the elements are integers, and their bytes at the widths they are stored at. Float
+    elements take the analysis dtype's width (`perfmodel.graph.fixed_widths` states the rule)."""
+
+    elems: int = 0
+    bytes: int = 0
+
+    def __add__(self, other: "Fixed") -> "Fixed":
+        return Fixed(self.elems + other.elems, self.bytes + other.bytes)
+
+    def bytes_of(self, elems: int, dtype: str) -> int:
+        """Bytes of `elems` elements of which these are integers: the rest at `dtype`'s width."""
+        return (elems - self.elems) * dtype_bytes(dtype) + self.bytes
+
+    @classmethod
+    def of(cls, pairs) -> "Fixed":
+        """The share of (elements, bytes per element or None for a float tensor) pairs."""
+        total = cls()
+        for elems, width in pairs:
+            if width:
+                total = total + cls(elems, elems * width)
+        return total
+
+
+NO_INTEGERS = Fixed()
+
+
+@dataclass(frozen=True)
 class LayerCost:
     """Cost of one ONNX node.
 
@@ -83,7 +113,7 @@ class LayerCost:
     2 per MAC plus the op's own element-wise work. `activations` is the element count of the outputs.
     Element counts (`weight_elems`, `input_elems`, `output_elems`) are the traffic of an ideal memory
     system (each operand read once, each output written once); bytes are these times the dtype's
-    size. A view op (Reshape, Flatten, ...) has activations but moves nothing. `supported` is False
+    size, except for the integer-typed share (`int_*`), at its own widths. A view op (Reshape, Flatten, ...) has activations but moves nothing. `supported` is False
     for an op with no cost rule: its figures are then unknown, not zero, and reports say so.
 
     `kind` is the op's kind from the registry (`perfmodel.ops.KINDS`; "unknown" without a rule);
@@ -126,6 +156,14 @@ class LayerCost:
     epilogue_flops: int = 0
     epilogue_input_elems: int = 0
     folded: tuple[str, ...] = ()  # members folded into the anchor's weights ahead of time (no run-time work)
+    # the integer-typed share of weight_elems, input_elems, output_elems, activations, and of the
+    # params + buffers first stored here: bytes at their real widths (Fixed)
+    int_weights: Fixed = NO_INTEGERS
+    int_inputs: Fixed = NO_INTEGERS
+    int_outputs: Fixed = NO_INTEGERS
+    int_activations: Fixed = NO_INTEGERS
+    int_stored: Fixed = NO_INTEGERS
+    widths: Mapping[str, int] = field(default_factory=dict)  # its integer-typed tensors' bytes per element
 
     @property
     def epilogue_ops(self) -> tuple[str, ...]:
@@ -145,11 +183,11 @@ class LayerCost:
     @property
     def weight_bytes_read(self) -> float:
         """Bytes of constant operands this layer reads (traffic: a weight shared by two layers is read by each)."""
-        return self.weight_elems * dtype_bytes(self.dtype)
+        return self.int_weights.bytes_of(self.weight_elems, self.dtype)
 
     @property
     def input_bytes(self) -> float:
-        return self.input_elems * dtype_bytes(self.dtype)
+        return self.int_inputs.bytes_of(self.input_elems, self.dtype)
 
     @property
     def bytes_read(self) -> float:
@@ -157,7 +195,16 @@ class LayerCost:
 
     @property
     def bytes_written(self) -> float:
-        return self.output_elems * dtype_bytes(self.dtype)
+        return self.int_outputs.bytes_of(self.output_elems, self.dtype)
+
+    @property
+    def stored_bytes(self) -> float:
+        """Storage of the params and buffers first counted at this layer."""
+        return self.int_stored.bytes_of(self.params + self.non_trainable_params, self.dtype)
+
+    @property
+    def activation_bytes(self) -> float:
+        return self.int_activations.bytes_of(self.activations, self.dtype)
 
     @property
     def bytes_total(self) -> float:
@@ -240,12 +287,12 @@ class ModelCost:
     def weight_bytes(self) -> float:
         """Storage: bytes of all parameters (trainable and not), each stored once (not the per-layer
         traffic `LayerCost.weight_bytes_read`, which counts a shared weight at each reader)."""
-        return (self.params + self.non_trainable_params) * dtype_bytes(self.dtype)
+        return self._sum("stored_bytes")
 
     @property
     def activation_bytes(self) -> float:
         """Bytes of every layer output, each stored once (no reuse of buffers)."""
-        return self.activations * dtype_bytes(self.dtype)
+        return self._sum("activation_bytes")
 
     @property
     def peak_activation_bytes(self) -> float:

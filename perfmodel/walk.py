@@ -20,7 +20,7 @@ from perfmodel import ops
 from perfmodel.errors import PerfmodelError
 from perfmodel.graph import Graph, GraphNode, Shape, load_graph
 from perfmodel.ops import GLOBAL, Node, Rule, numel
-from perfmodel.record import Geometry, LayerCost, ModelCost, dtype_bytes
+from perfmodel.record import NO_INTEGERS, Fixed, Geometry, LayerCost, ModelCost, dtype_bytes
 from perfmodel.units import ceil_div
 
 
@@ -96,14 +96,18 @@ def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype:
     cost = rule.fn(spec)
 
     params = buffers = weight_elems = input_elems = 0
+    widths = graph.widths
+    int_weights = int_inputs = int_stored = NO_INTEGERS
     stored: set[int] = set()  # input slots holding a stored constant (weight or buffer)
     activation_slots = []
     for index, tensor in enumerate(node.inputs):
         if not tensor:
             continue
         size = numel(in_shapes[index])
+        share = Fixed.of(((size, widths.get(tensor)),))
         if tensor not in graph.constants:
             input_elems += size
+            int_inputs += share
             activation_slots.append(index)
             continue
         kind = _param_kind(rule, index, tensor in graph.float_tensors)
@@ -113,15 +117,20 @@ def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype:
             continue
         stored.add(index)
         weight_elems += size
+        int_weights += share
         if tensor not in counted:
             counted.add(tensor)
+            int_stored += share
             if kind == "weight":
                 params += size
             else:
                 buffers += size
+    written = [(numel(graph.shape(o)), widths.get(o)) for o in node.outputs if o and graph.shape(o) is not None]
     activations = numel(out_shapes[0]) if rule.view else sum(numel(s) for s in out_shapes)
+    int_activations = Fixed.of(written[:1] if rule.view else written)
     if rule.view:
         input_elems = 0
+        int_inputs = NO_INTEGERS
     gemm = cost.gemm
     if gemm is not None and gemm.weight_input not in stored:
         gemm = dataclasses.replace(gemm, weight_input=None)  # B is an activation (MatMul of two tensors)
@@ -132,6 +141,9 @@ def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype:
         output_elems=0 if rule.view else activations,
         receptive_field=_receptive_field(node, rule, out_shapes, cost.window, field),
         kind=rule.kind, geometry=geometry, gemm=gemm,
+        int_weights=int_weights, int_inputs=int_inputs, int_stored=int_stored, int_activations=int_activations,
+        int_outputs=NO_INTEGERS if rule.view else int_activations,
+        widths={t: widths[t] for t in node.inputs + node.outputs if t in widths},
     )
 
 

@@ -11,7 +11,8 @@ from perfmodel.units import binary, shape, si
 CONVENTIONS = (
     "MAC = one multiply-accumulate; FLOPs = 2 x MACs for conv/gemm, plus each element-wise op's own work.\n"
     "Params = trainable (torchvision's count); non-trainable = BatchNorm running mean/var. "
-    "Bytes: each operand read once, each output written once."
+    "Bytes: each operand read once, each output written once; float tensors at the dtype, integer tensors "
+    "(quantized data, int32 biases, indices) at their stored widths."
 )
 
 
