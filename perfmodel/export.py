@@ -39,6 +39,8 @@ def layer_dict(layer: LayerCost) -> dict[str, Any]:
         "intensity": round(layer.intensity, 6) if known else None,
         "receptive_field": layer.receptive_field,
         "supported": known,
+        **({"subgraphs": [{"name": n, "macs": m, "flops": f} for n, m, f in layer.branches]}
+           if layer.branches else {}),
     }
 
 

@@ -45,6 +45,11 @@ class GraphNode:
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     attrs: Mapping[str, Any]
+    # a control-flow node's subgraphs (If's branches, Loop's and Scan's body), and what they need from
+    # the enclosing graph: every outer tensor they read and the node's own constant inputs, as a
+    # skeleton TensorProto (a constant) or a ValueInfoProto (an activation of known shape)
+    subgraphs: tuple[tuple[str, onnx.GraphProto], ...] = ()
+    scope: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -209,9 +214,45 @@ def _skeleton_tensor(tensor: TensorProto) -> TensorProto:
     return bare
 
 
+def subgraphs(node: onnx.NodeProto) -> list[tuple[str, onnx.GraphProto]]:
+    """(attribute name, graph) of each subgraph a node holds (If's branches, Loop's and Scan's body)."""
+    found = []
+    for attr in node.attribute:
+        if attr.type == onnx.AttributeProto.GRAPH:
+            found.append((attr.name, attr.g))
+        elif attr.type == onnx.AttributeProto.GRAPHS:
+            found.extend((attr.name, g) for g in attr.graphs)
+    return found
+
+
+def outer_references(graph: onnx.GraphProto) -> set[str]:
+    """Tensors a subgraph reads from its enclosing scopes (ONNX: a subgraph sees the names defined
+    outside it), through nested subgraphs too."""
+    defined = {i.name for i in graph.input} | {t.name for t in graph.initializer} \
+        | {t.values.name for t in graph.sparse_initializer} | {o for n in graph.node for o in n.output}
+    read: set[str] = set()
+    for node in graph.node:
+        read.update(i for i in node.input if i)
+        if node.op_type == "Constant":
+            continue
+        for _, inner in subgraphs(node):
+            read |= outer_references(inner)
+    return read - defined
+
+
+def reads(node: onnx.NodeProto) -> list[str]:
+    """Every tensor a node reads: its inputs, and for a control-flow node what its subgraphs read
+    from the enclosing graph (they must be computed before it runs)."""
+    names = [i for i in node.input if i]
+    for _, inner in subgraphs(node):
+        names.extend(sorted(outer_references(inner) - set(names)))
+    return names
+
+
 def _topological(nodes: list[onnx.NodeProto], available: set[str]) -> list[onnx.NodeProto]:
     """Nodes in an order where every input is defined first; error on a cycle, an undefined input, or
     a tensor name assigned twice (ONNX's single static assignment)."""
+    read = {id(n): reads(n) if n.attribute else [i for i in n.input if i] for n in nodes}
     writer: dict[str, str] = {}
     for n in nodes:
         for o in n.output:
@@ -224,21 +265,21 @@ def _topological(nodes: list[onnx.NodeProto], available: set[str]) -> list[onnx.
             writer[o] = n.name or n.op_type
     produced = set(writer)
     for n in nodes:
-        for name in n.input:
-            if name and name not in produced and name not in available:
+        for name in read[id(n)]:
+            if name not in produced and name not in available:
                 raise PerfmodelError(
                     f"node '{n.name or n.op_type}' ({n.op_type}) reads '{name}', which no node, graph input "
                     f"or initializer defines (missing initializer?)"
                 )
     done = set(available)
-    if all(_ready(n, done) and not done.update(o for o in n.output if o) for n in nodes):
+    if all(all(i in done for i in read[id(n)]) and not done.update(o for o in n.output if o) for n in nodes):
         return nodes  # already sorted, as the ONNX spec requires
     # Kahn's algorithm: a node is ready once every tensor it reads is defined.
     producer = {o: n for n in nodes for o in n.output if o}
-    waiting = {id(n): len({i for i in n.input if i in producer}) for n in nodes}
+    waiting = {id(n): len({i for i in read[id(n)] if i in producer}) for n in nodes}
     readers: dict[str, list[onnx.NodeProto]] = {}
     for n in nodes:
-        for i in {i for i in n.input if i in producer}:
+        for i in {i for i in read[id(n)] if i in producer}:
             readers.setdefault(i, []).append(n)
     queue = [n for n in nodes if waiting[id(n)] == 0]
     order: list[onnx.NodeProto] = []
@@ -254,10 +295,6 @@ def _topological(nodes: list[onnx.NodeProto], available: set[str]) -> list[onnx.
         stuck = [n.name or n.op_type for n in nodes if waiting[id(n)] > 0][:5]
         raise PerfmodelError(f"the graph has a cycle: nodes {', '.join(stuck)} wait on each other")
     return order
-
-
-def _ready(node: onnx.NodeProto, done: set[str]) -> bool:
-    return all(not i or i in done for i in node.input)
 
 
 # ---------------------------------------------------------------- node arity
@@ -365,7 +402,8 @@ def load_graph(
     corrected: dict[str, Shape] = {}
     for _ in range(len(nodes) + 1):  # fold -> infer to a fixpoint: each pass may unlock the next shape chain
         shapes, elem_types = infer_shapes(nodes, tensors, inputs, input_types, outputs, ir_version, opsets, corrected)
-        fixes = ceil_pool_fixes(nodes, shapes) | same_shape_fixes(nodes, shapes)
+        fixes = ceil_pool_fixes(nodes, shapes) | same_shape_fixes(nodes, shapes) \
+            | _control_flow_fixes(nodes, tensors, shapes, elem_types, opset)
         shapes.update(fixes)
         corrected.update(fixes)
         nodes, new = fold_constants(nodes, values, shapes, opset, param_like, elem_types, corrected)
@@ -379,8 +417,16 @@ def load_graph(
     # DequantizeLinear, a ConstantOfShape weight, the zero bias a dynamo export Expands from a
     # scalar): their outputs are constants and they are not layers. Which of them are parameters:
     # shapes.derived_is_param.
+    skeletons = {t.name: t for t in tensors}
     graph_nodes: list[GraphNode] = []
     for node in nodes:
+        inner = subgraphs(node)
+        if inner:  # control flow is always a layer: its body's cost is the walk's (perfmodel.control_flow)
+            graph_nodes.append(GraphNode(
+                printable(node.name) or f"{node.op_type}_{len(graph_nodes)}", node.op_type, node.domain,
+                tuple(node.input), tuple(node.output), node_attrs(node), tuple(inner),
+                _scope(reads(node), skeletons, shapes, elem_types)))
+            continue
         ins = [i for j, i in enumerate(node.input) if i and j not in TYPE_ONLY_INPUTS.get(node.op_type, ())]
         if ins and all(i in constants for i in ins):
             outs = [o for o in node.output if o]
@@ -396,6 +442,39 @@ def load_graph(
         _check_size(f"tensor '{tensor_name}'", shape)
     return Graph(graph_name or name, inputs, outputs, graph_nodes, shapes, constants, param_like, float_tensors, opset,
                  fixed_widths(elem_types))
+
+
+def _control_flow_fixes(nodes: list[onnx.NodeProto], tensors: list[TensorProto], shapes: dict[str, Shape],
+                        elem_types: Mapping[str, int], opset: int) -> dict[str, Shape]:
+    """Shapes of Loop and Scan outputs that onnx's inference leaves unknown (perfmodel.control_flow)."""
+    loops = [n for n in nodes if n.op_type in ("Loop", "Scan") and any(o and o not in shapes for o in n.output)]
+    if not loops:
+        return {}
+    from perfmodel.control_flow import output_shapes
+
+    skeletons = {t.name: t for t in tensors}
+    outer = Graph("", {}, (), [], dict(shapes), opset=opset)
+    found: dict[str, Shape] = {}
+    for n in loops:
+        node = GraphNode(n.name, n.op_type, n.domain, tuple(n.input), tuple(n.output), node_attrs(n),
+                         tuple(subgraphs(n)), _scope(reads(n), skeletons, shapes, elem_types))
+        found.update({o: s for o, s in output_shapes(node, outer).items() if o not in shapes})
+    return found
+
+
+def _scope(names: list[str], skeletons: Mapping[str, TensorProto], shapes: Mapping[str, Shape],
+           elem_types: Mapping[str, int]) -> dict[str, Any]:
+    """What a subgraph needs of each outer tensor it reads: a constant's skeleton (dims, and data when
+    small), or an activation's type and static shape (None when inference left it unknown)."""
+    scope: dict[str, Any] = {}
+    for name in names:
+        if name in skeletons:
+            scope[name] = skeletons[name]
+        else:
+            shape = shapes.get(name)
+            scope[name] = helper.make_tensor_value_info(name, elem_types.get(name, TensorProto.FLOAT),
+                                                        None if shape is None else list(shape))
+    return scope
 
 
 def fixed_widths(elem_types: Mapping[str, int]) -> dict[str, int]:

@@ -164,6 +164,8 @@ class LayerCost:
     int_activations: Fixed = NO_INTEGERS
     int_stored: Fixed = NO_INTEGERS
     widths: Mapping[str, int] = field(default_factory=dict)  # its integer-typed tensors' bytes per element
+    # a control-flow node's subgraphs: (name, MACs, FLOPs) of each If branch, or of a loop's whole run
+    branches: tuple[tuple[str, int, int], ...] = ()
 
     @property
     def epilogue_ops(self) -> tuple[str, ...]:

@@ -232,7 +232,8 @@ def fold_constants(nodes: list[onnx.NodeProto], values: dict[str, Any], shapes: 
             corrected.update(fix)
         size = fold_output_elems(node, values, shapes)
         if ins and all(i in values for i in ins) and node.domain in ("", "ai.onnx") and node.op_type not in (
-            "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial"
+            "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial",
+            "If", "Loop", "Scan",  # control flow is costed, never run: a loop's trip count may be anything
         ) and (size is None or size <= FOLD_LIMIT):
             try:
                 outs = _evaluate(node, [_array(values[i]) if i else None for i in node.input], opset)

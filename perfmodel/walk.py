@@ -42,12 +42,14 @@ def analyze_model(
     return walk(graph, dtype=dtype, name=name)
 
 
-def walk(graph: Graph, *, dtype: str = "fp32", name: str | None = None) -> ModelCost:
-    counted: set[str] = set()
+def walk(graph: Graph, *, dtype: str = "fp32", name: str | None = None, counted: set[str] | None = None) -> ModelCost:
+    """One record per node of `graph`. `counted`: parameters already counted by an enclosing graph
+    (a subgraph's walk shares its parent's, so an outer weight read in a branch counts once)."""
+    counted = set() if counted is None else counted
     field: dict[str, tuple[int, int, int]] = {  # tensor -> (receptive field, jump, spatial size)
         n: (1, 1, s[2]) for n, s in graph.inputs.items() if len(s) >= 3
     }
-    used = {i for node in graph.nodes for i in node.inputs if i} | set(graph.outputs)
+    used = {i for node in graph.nodes for i in _reads(node) if i} | set(graph.outputs)
     layers = [_layer(node, graph, counted, field, dtype, used) for node in graph.nodes]
     unsupported = tuple(sorted({n.op_type for n in graph.nodes if _rule(n) is None}))
     if unsupported:
@@ -65,7 +67,14 @@ def walk(graph: Graph, *, dtype: str = "fp32", name: str | None = None) -> Model
     )
 
 
+def _reads(node: GraphNode):
+    """The tensors a node reads: its inputs, and a control-flow node's outer-scope reads too."""
+    return node.scope or node.inputs
+
+
 def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype: str, used: set[str]) -> LayerCost:
+    if node.subgraphs:
+        return _control_layer(node, graph, counted, dtype, used)
     in_shapes = tuple(graph.shape(i) if i else None for i in node.inputs)
     # An optional output nothing reads (Dropout's mask, BatchNorm's training statistics) whose shape
     # inference left unknown is not produced at inference: it never makes the layer's cost unknown.
@@ -145,6 +154,24 @@ def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype:
         int_outputs=NO_INTEGERS if rule.view else int_activations,
         widths={t: widths[t] for t in node.inputs + node.outputs if t in widths},
     )
+
+
+def _control_layer(node: GraphNode, graph: Graph, counted: set[str], dtype: str, used: set[str]) -> LayerCost:
+    """An If/Loop/Scan: its subgraphs walked (perfmodel.control_flow); it reads every outer tensor they read."""
+    from perfmodel.control_flow import control_layer
+
+    reads = tuple(node.scope)
+    outs = tuple(o for o in node.outputs if o and (o in used or graph.shape(o) is not None))
+    written = [(numel(graph.shape(o)), graph.widths.get(o)) for o in outs if graph.shape(o) is not None]
+    base = LayerCost(name=node.name, op_type=node.op_type, dtype=dtype,
+                     input_shapes=tuple(graph.shape(i) or () for i in reads),
+                     output_shapes=tuple(graph.shape(o) or () for o in outs), attributes=dict(node.attrs),
+                     activations=sum(n for n, _ in written), int_activations=Fixed.of(written),
+                     supported=False, kind=ops.CONTROL, input_names=reads, output_names=tuple(node.outputs),
+                     activation_slots=tuple(k for k, t in enumerate(reads) if t not in graph.constants))
+    if _rule(node) is None:
+        return base
+    return control_layer(node, graph, counted, dtype, walk, base, all(graph.shape(o) is not None for o in outs))
 
 
 def _rule(node: GraphNode) -> Rule | None:
@@ -231,7 +258,7 @@ def peak_live_elems(graph: Graph, layers: list[LayerCost]) -> int:
     last_use: dict[str, int] = {}
     end = len(graph.nodes)
     for step, (node, layer) in enumerate(zip(graph.nodes, layers)):
-        for tensor in node.inputs:
+        for tensor in _reads(node):
             if tensor in storage:
                 last_use[storage[tensor]] = step
         for tensor in node.outputs:

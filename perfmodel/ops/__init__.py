@@ -5,8 +5,10 @@ and for window ops the normalized `Geometry`) and returns a `Cost`. Adding an op
 decorated function (and one test). The registration declares what the rest of perfmodel needs to
 know about the op, so nothing downstream keeps its own list of op types:
 
-- `kind`: what the op does (MAC, WINDOW, ELEMENTWISE, NORMALIZATION, REDUCTION, VIEW, MOVEMENT).
-  A MAC rule returns its implicit-GEMM dims (`Cost.gemm`), from which its MACs follow.
+- `kind`: what the op does (MAC, WINDOW, ELEMENTWISE, NORMALIZATION, REDUCTION, VIEW, MOVEMENT,
+  CONTROL). A MAC rule returns its implicit-GEMM dims (`Cost.gemm`), from which its MACs follow. A
+  CONTROL op (If, Loop, Scan) costs what its subgraphs cost, which the walk derives by walking them
+  (`perfmodel.control_flow`); its rule gives the op's own work (none).
 - `spatial`: the op slides a window over the spatial axes (kernel, strides, pads, dilations), so the
   walk normalizes that geometry once into the record.
 - `weights` / `buffers`: input indices holding trainable parameters and non-trainable buffers
@@ -30,9 +32,9 @@ from perfmodel.units import Shape, numel
 __all__ = ["ANY_INITIALIZER", "GLOBAL", "KINDS", "Cost", "GemmDims", "Geometry", "Node", "Rule", "RULES",
            "lookup", "numel", "op_types", "rule", "schema_defaults"]
 
-MAC, WINDOW, ELEMENTWISE, NORMALIZATION, REDUCTION, VIEW, MOVEMENT = (
-    "mac", "window", "elementwise", "normalization", "reduction", "view", "movement")
-KINDS = (MAC, WINDOW, ELEMENTWISE, NORMALIZATION, REDUCTION, VIEW, MOVEMENT)
+MAC, WINDOW, ELEMENTWISE, NORMALIZATION, REDUCTION, VIEW, MOVEMENT, CONTROL = (
+    "mac", "window", "elementwise", "normalization", "reduction", "view", "movement", "control")
+KINDS = (MAC, WINDOW, ELEMENTWISE, NORMALIZATION, REDUCTION, VIEW, MOVEMENT, CONTROL)
 
 GLOBAL = -1
 """Window stride marker: the op sees its whole spatial input (global pooling, FC after flatten)."""
@@ -177,6 +179,6 @@ def schema_defaults(op_type: str, opset: int) -> tuple[dict[str, Any], tuple[str
     return defaults, tuple(required)
 
 
-_FAMILIES = ("conv", "gemm", "recurrent", "norm", "pool", "elementwise", "tensor", "reduce")
+_FAMILIES = ("conv", "gemm", "recurrent", "norm", "pool", "elementwise", "tensor", "reduce", "control")
 for _family in _FAMILIES:
     importlib.import_module(f"{__name__}.{_family}")
