@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import gc
 import sys
 import warnings
 
@@ -50,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+GC_THRESHOLD = (100_000, 50, 1000)
+"""The cyclic collector runs after 100,000 net allocations rather than Python's 2,000: an analysis
+allocates a few records per node and frees almost none until it ends (records hold no cycles), and
+at the default the collector's passes over them were 40% of analyzing a 50,000-node graph."""
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     print(f"perfmodel: warning: {printable(str(message))}", file=sys.stderr)
 
@@ -61,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    before = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLD)
     try:
         return int(args.func(args) or 0)
     except PerfmodelError as exc:
@@ -71,3 +80,5 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    finally:
+        gc.set_threshold(*before)

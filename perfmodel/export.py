@@ -20,13 +20,14 @@ LAYER_FIELDS = ("name", "op_type", "input_shapes", "output_shapes", "params", "n
 
 
 def layer_dict(layer: LayerCost) -> dict[str, Any]:
-    """One layer of the JSON contract; an unsupported layer's unknown figures are null."""
+    """One layer of the JSON contract; an unsupported layer's unknown figures are null. (Shapes stay
+    tuples: JSON writes them as arrays.)"""
     known = layer.supported
     return {
         "name": layer.name,
         "op_type": layer.op_type,
-        "input_shapes": [list(s) for s in layer.input_shapes],
-        "output_shapes": [list(s) for s in layer.output_shapes],
+        "input_shapes": layer.input_shapes,
+        "output_shapes": layer.output_shapes,
         "params": layer.params if known else None,
         "non_trainable_params": layer.non_trainable_params if known else None,
         "macs": layer.macs if known else None,
@@ -49,8 +50,8 @@ def group_dict(group: LayerCost, time_s: float | None = None) -> dict[str, Any]:
     known = group.supported
     data = {
         "name": group.name,
-        "layers": list(group.members or (group.name,)),
-        "op_types": list(group.fused_ops or (group.op_type,)),
+        "layers": group.members or (group.name,),
+        "op_types": group.fused_ops or (group.op_type,),
         "macs": group.macs if known else None,
         "flops": group.flops if known else None,
         "bytes_read": group.bytes_read if known else None,
@@ -67,7 +68,9 @@ def model_dict(cost: ModelCost, fused: ModelCost | None = None) -> dict[str, Any
     alone), the groups they run in, with `group` on every layer."""
     groups = fused if fused is not None else cost
     where = {member: g.name for g in groups.layers for member in (g.members or (g.name,))}
-    layers = [{**layer_dict(layer), "group": where.get(layer.name, layer.name)} for layer in cost.layers]
+    layers = [layer_dict(layer) for layer in cost.layers]
+    for layer in layers:
+        layer["group"] = where.get(layer["name"], layer["name"])
     return {
         "model": cost.model,
         "dtype": cost.dtype,
@@ -87,10 +90,12 @@ def json_text(data: Any) -> str:
     """JSON with one key per line at the top, and each element of a list of objects (layers, groups)
     on one line of its own: readable, diff-able, and written by json's C encoder (a 50,000-layer model
     in well under a second, where indent=2 takes seconds). Non-finite numbers are refused."""
+    encode = json.JSONEncoder(allow_nan=False).encode
+
     def value(v: Any, indent: str) -> str:
         if isinstance(v, list) and v and all(isinstance(item, dict) for item in v):
             inner = indent + "  "
-            return "[\n" + ",\n".join(inner + json.dumps(item, allow_nan=False) for item in v) + "\n" + indent + "]"
+            return "[\n" + ",\n".join(inner + encode(item) for item in v) + "\n" + indent + "]"
         if isinstance(v, dict) and v and any(isinstance(x, (dict, list)) for x in v.values()):
             inner = indent + "  "
             return "{\n" + ",\n".join(f"{inner}{json.dumps(str(k))}: {value(x, inner)}" for k, x in v.items()) \

@@ -225,6 +225,10 @@ def subgraphs(node: onnx.NodeProto) -> list[tuple[str, onnx.GraphProto]]:
     return found
 
 
+def _holds_graph(node: onnx.NodeProto) -> bool:
+    return any(a.type == onnx.AttributeProto.GRAPH or a.type == onnx.AttributeProto.GRAPHS for a in node.attribute)
+
+
 def outer_references(graph: onnx.GraphProto) -> set[str]:
     """Tensors a subgraph reads from its enclosing scopes (ONNX: a subgraph sees the names defined
     outside it), through nested subgraphs too."""
@@ -252,7 +256,7 @@ def reads(node: onnx.NodeProto) -> list[str]:
 def _topological(nodes: list[onnx.NodeProto], available: set[str]) -> list[onnx.NodeProto]:
     """Nodes in an order where every input is defined first; error on a cycle, an undefined input, or
     a tensor name assigned twice (ONNX's single static assignment)."""
-    read = {id(n): reads(n) if n.attribute else [i for i in n.input if i] for n in nodes}
+    read = {id(n): reads(n) if _holds_graph(n) else [i for i in n.input if i] for n in nodes}
     writer: dict[str, str] = {}
     for n in nodes:
         for o in n.output:

@@ -10,6 +10,7 @@ quantized model's uint8 activations and int8 weights) keep their stored widths (
 from __future__ import annotations
 
 import dataclasses
+from functools import cached_property
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -90,7 +91,9 @@ class Fixed:
 
     def bytes_of(self, elems: int, dtype: str) -> int:
         """Bytes of `elems` elements of which these are integers: the rest at `dtype`'s width."""
-        return (elems - self.elems) * dtype_bytes(dtype) + self.bytes
+        if not self.elems:
+            return elems * DTYPE_BYTES[dtype]
+        return (elems - self.elems) * DTYPE_BYTES[dtype] + self.bytes
 
     @classmethod
     def of(cls, pairs) -> "Fixed":
@@ -167,6 +170,20 @@ class LayerCost:
     # a control-flow node's subgraphs: (name, MACs, FLOPs) of each If branch, or of a loop's whole run
     branches: tuple[tuple[str, int, int], ...] = ()
 
+    @classmethod
+    def of(cls, **fields: Any) -> "LayerCost":
+        """The same record as `LayerCost(**fields)`, built as the walk needs it for every node: a frozen
+        dataclass's __init__ sets its ~50 fields one `object.__setattr__` at a time (12 us a record),
+        this fills the instance's dict at once. Unknown field names are refused as by __init__."""
+        unknown = fields.keys() - _LAYER_DEFAULTS.keys() - _LAYER_REQUIRED
+        missing = _LAYER_REQUIRED - fields.keys()
+        if unknown or missing:
+            return cls(**fields)  # raises the TypeError __init__ would
+        record = object.__new__(cls)
+        record.__dict__.update(_LAYER_DEFAULTS)
+        record.__dict__.update(fields)
+        return record
+
     @property
     def epilogue_ops(self) -> tuple[str, ...]:
         """The ops a fused group runs after its anchor, on its output tile (folded ones excluded)."""
@@ -182,20 +199,20 @@ class LayerCost:
         """True for ops that only relabel their input's storage (no data moved)."""
         return self.supported and self.activations > 0 and self.output_elems == 0
 
-    @property
+    @cached_property
     def weight_bytes_read(self) -> float:
         """Bytes of constant operands this layer reads (traffic: a weight shared by two layers is read by each)."""
         return self.int_weights.bytes_of(self.weight_elems, self.dtype)
 
-    @property
+    @cached_property
     def input_bytes(self) -> float:
         return self.int_inputs.bytes_of(self.input_elems, self.dtype)
 
-    @property
+    @cached_property
     def bytes_read(self) -> float:
         return self.weight_bytes_read + self.input_bytes
 
-    @property
+    @cached_property
     def bytes_written(self) -> float:
         return self.int_outputs.bytes_of(self.output_elems, self.dtype)
 
@@ -208,11 +225,11 @@ class LayerCost:
     def activation_bytes(self) -> float:
         return self.int_activations.bytes_of(self.activations, self.dtype)
 
-    @property
+    @cached_property
     def bytes_total(self) -> float:
         return self.bytes_read + self.bytes_written
 
-    @property
+    @cached_property
     def intensity(self) -> float:
         """Arithmetic intensity, FLOPs per byte of ideal DRAM traffic (read once, write once)."""
         moved = self.bytes_total
@@ -221,6 +238,13 @@ class LayerCost:
     def with_dtype(self, dtype: str) -> "LayerCost":
         dtype_bytes(dtype)
         return dataclasses.replace(self, dtype=dtype)
+
+
+_LAYER_REQUIRED = {f.name for f in dataclasses.fields(LayerCost) if f.default is dataclasses.MISSING
+                   and f.default_factory is dataclasses.MISSING}
+_LAYER_DEFAULTS = {f.name: f.default for f in dataclasses.fields(LayerCost) if f.default is not dataclasses.MISSING}
+_LAYER_DEFAULTS.update({f.name: f.default_factory() for f in dataclasses.fields(LayerCost)
+                        if f.default_factory is not dataclasses.MISSING})  # read-only: records are never mutated
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,8 @@ def walk(graph: Graph, *, dtype: str = "fp32", name: str | None = None, counted:
         n: (1, 1, s[2]) for n, s in graph.inputs.items() if len(s) >= 3
     }
     used = {i for node in graph.nodes for i in _reads(node) if i} | set(graph.outputs)
-    layers = [_layer(node, graph, counted, field, dtype, used) for node in graph.nodes]
+    memo: dict = {}
+    layers = [_layer(node, graph, counted, field, dtype, used, memo) for node in graph.nodes]
     unsupported = tuple(sorted({n.op_type for n in graph.nodes if _rule(n) is None}))
     if unsupported:
         warnings.warn(f"no cost rule for {', '.join(unsupported)}: their cost is reported as unknown",
@@ -72,7 +73,8 @@ def _reads(node: GraphNode):
     return node.scope or node.inputs
 
 
-def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype: str, used: set[str]) -> LayerCost:
+def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype: str, used: set[str],
+           memo: dict) -> LayerCost:
     if node.subgraphs:
         return _control_layer(node, graph, counted, dtype, used)
     in_shapes = tuple(graph.shape(i) if i else None for i in node.inputs)
@@ -92,17 +94,11 @@ def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype:
                          activations=sum(numel(s) for s in out_shapes if s), input_names=tuple(node.inputs),
                          output_names=tuple(node.outputs),
                          activation_slots=tuple(i for i, t in enumerate(node.inputs) if t and t not in graph.constants))
-    attrs = _attributes(node, graph.opset)
-    geometry = _geometry(node, attrs, in_shapes, out_shapes, rule.weight_input) if rule.spatial else None
-    if geometry is not None:  # the ONNX attributes as given, auto_pad resolved to the pads it implies
-        attrs["pads"] = geometry.pads
-        attrs.pop("auto_pad", None)
-    spec = Node(node.op_type, in_shapes, out_shapes, attrs, geometry)
-    broken = rule.violation(spec)
-    if broken:
-        raise PerfmodelError(f"invalid model: node '{node.name}' ({node.op_type}) breaks the ONNX "
-                             f"{node.op_type} spec: {broken}")
-    cost = rule.fn(spec)
+    key = (node.op_type, in_shapes, out_shapes, tuple(node.attrs.items()))
+    if key not in memo:  # nodes alike in op, shapes and attributes cost alike (repeated blocks)
+        memo[key] = _rule_cost(node, rule, graph.opset, in_shapes, out_shapes)
+    attrs, geometry, cost = memo[key]
+    attrs = dict(attrs)
 
     params = buffers = weight_elems = input_elems = 0
     widths = graph.widths
@@ -113,10 +109,12 @@ def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype:
         if not tensor:
             continue
         size = numel(in_shapes[index])
-        share = Fixed.of(((size, widths.get(tensor)),))
+        width = widths.get(tensor)
+        share = Fixed(size, size * width) if width else NO_INTEGERS
         if tensor not in graph.constants:
             input_elems += size
-            int_inputs += share
+            if width:
+                int_inputs += share
             activation_slots.append(index)
             continue
         kind = _param_kind(rule, index, tensor in graph.float_tensors)
@@ -126,10 +124,12 @@ def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype:
             continue
         stored.add(index)
         weight_elems += size
-        int_weights += share
+        if width:
+            int_weights += share
         if tensor not in counted:
             counted.add(tensor)
-            int_stored += share
+            if width:
+                int_stored += share
             if kind == "weight":
                 params += size
             else:
@@ -143,7 +143,7 @@ def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype:
     gemm = cost.gemm
     if gemm is not None and gemm.weight_input not in stored:
         gemm = dataclasses.replace(gemm, weight_input=None)  # B is an activation (MatMul of two tensors)
-    return LayerCost(
+    return LayerCost.of(
         **base, attributes=attrs, params=params, non_trainable_params=buffers, macs=cost.macs,
         input_names=tuple(node.inputs), output_names=tuple(node.outputs), activation_slots=tuple(activation_slots),
         flops=cost.flops, activations=activations, weight_elems=weight_elems, input_elems=input_elems,
@@ -152,8 +152,24 @@ def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype:
         kind=rule.kind, geometry=geometry, gemm=gemm,
         int_weights=int_weights, int_inputs=int_inputs, int_stored=int_stored, int_activations=int_activations,
         int_outputs=NO_INTEGERS if rule.view else int_activations,
-        widths={t: widths[t] for t in node.inputs + node.outputs if t in widths},
+        widths={t: widths[t] for t in node.inputs + node.outputs if t in widths} if widths else {},
     )
+
+
+def _rule_cost(node: GraphNode, rule: Rule, opset: int, in_shapes: tuple, out_shapes: tuple):
+    """(attributes with defaults, geometry, Cost) of a node by its op's rule; an error when the node
+    breaks the op's spec."""
+    attrs = _attributes(node, opset)
+    geometry = _geometry(node, attrs, in_shapes, out_shapes, rule.weight_input) if rule.spatial else None
+    if geometry is not None:  # the ONNX attributes as given, auto_pad resolved to the pads it implies
+        attrs["pads"] = geometry.pads
+        attrs.pop("auto_pad", None)
+    spec = Node(node.op_type, in_shapes, out_shapes, attrs, geometry)
+    broken = rule.violation(spec)
+    if broken:
+        raise PerfmodelError(f"invalid model: node '{node.name}' ({node.op_type}) breaks the ONNX "
+                             f"{node.op_type} spec: {broken}")
+    return attrs, geometry, rule.fn(spec)
 
 
 def _control_layer(node: GraphNode, graph: Graph, counted: set[str], dtype: str, used: set[str]) -> LayerCost:
