@@ -1,8 +1,9 @@
 """A runtime's achieved efficiency per layer class: the calibrated time of a layer (or fused group).
 
-    time = fixed + compute_scale x FLOPs / peak + memory_scale x bytes / bandwidth(working set)
+    time = fixed + compute_scale x FLOPs / peak + memory_scale x (near-memory seconds, `near_memory_s`)
 
-(the bandwidth of the cache level the layer's bytes fit, `working_set_bandwidth`; memory's beyond it)
+(each operand at the bandwidth of the cache level it lives in when inference runs over and over:
+activations where the layer's input and output fit, weights where all of the model's weights fit)
 
 per class (a dense conv, a grouped/depthwise conv, a GEMM/MatMul/other MAC op, everything else), the
 coefficients fitted by `perfmodel calibrate --runtime onnxruntime` on microbenchmarks run in the
@@ -35,6 +36,19 @@ def working_set_bandwidth(nbytes: float, hw: HardwareSpec) -> float:
         if level.bandwidth and nbytes <= level.size_bytes:
             return level.bandwidth
     return hw.mem_bandwidth
+
+
+def near_memory_s(layer: LayerCost, hw: HardwareSpec, model_weight_bytes: float) -> float:
+    """Seconds of the layer's traffic in steady-state inference: its input and output at the bandwidth
+    of the level their bytes fit (just written by the layer before, read by the next); its weights at
+    the level all `model_weight_bytes` fit, since one inference reads every weight once and a layer's
+    weights stay cached until the next run only if the whole model's do."""
+    activations = layer.input_bytes + layer.bytes_written
+    weights = layer.weight_bytes_read
+    time = activations / working_set_bandwidth(activations, hw) if activations else 0.0
+    if weights:
+        time += weights / working_set_bandwidth(max(model_weight_bytes, weights), hw)
+    return time
 
 
 def calibrated_time(efficiency: Efficiency, compute_s: float, memory_s: float) -> float:

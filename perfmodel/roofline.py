@@ -24,7 +24,7 @@ import types
 from dataclasses import dataclass
 from typing import Mapping
 
-from perfmodel.efficiency import calibrated_time, layer_class, working_set_bandwidth
+from perfmodel.efficiency import calibrated_time, layer_class, near_memory_s
 from perfmodel.hardware import HardwareSpec
 from perfmodel.hardware.spec import Efficiency
 from perfmodel.record import LayerCost, ModelCost
@@ -108,7 +108,8 @@ class RooflinePrediction:
 
 
 def predict_layer(layer: LayerCost, peak: float, bandwidth: float,
-                  efficiency: Mapping[str, Efficiency] | None = None, hw: HardwareSpec | None = None) -> LayerPrediction:
+                  efficiency: Mapping[str, Efficiency] | None = None, hw: HardwareSpec | None = None,
+                  model_weight_bytes: float = 0.0) -> LayerPrediction:
     """time = max(F / P, B / W), attainable = min(P, I x W) (Williams et al. 2009); with a runtime's
     [efficiency], time = the calibrated time of the layer's class (perfmodel.efficiency), a view 0."""
     if not layer.supported:
@@ -120,7 +121,7 @@ def predict_layer(layer: LayerCost, peak: float, bandwidth: float,
     bound_s = max(compute_s, memory_s)
     time_s = bound_s
     if efficiency is not None and not layer.is_view and (layer.flops or layer.bytes_total):
-        near = layer.bytes_total / working_set_bandwidth(layer.bytes_total, hw) if hw is not None else memory_s
+        near = near_memory_s(layer, hw, model_weight_bytes) if hw is not None else memory_s
         time_s = calibrated_time(efficiency[layer_class(layer)], compute_s, near)
     return LayerPrediction(layer, attainable=min(peak, intensity * bandwidth), bound=bound,
                            time_s=time_s, compute_s=compute_s, memory_s=memory_s, bound_s=bound_s)
@@ -137,7 +138,8 @@ def predict(cost: ModelCost, hw: HardwareSpec, dtype: str | None = None) -> Roof
     peak = hw.peak(dtype)
     if dtype != cost.dtype:
         cost = cost.with_dtype(dtype)
-    layers = tuple(predict_layer(layer, peak, hw.mem_bandwidth, hw.efficiency, hw) for layer in cost.layers)
+    layers = tuple(predict_layer(layer, peak, hw.mem_bandwidth, hw.efficiency, hw, cost.weight_bytes)
+                   for layer in cost.layers)
     known = [p for p in layers if p.known]
     total = sum(p.time_s for p in known) + (hw.run_us * 1e-6 if hw.efficiency is not None else 0.0)
     share = {bound: (sum(p.time_s for p in known if p.bound == bound) / total if total > 0 else 0.0)

@@ -3,9 +3,10 @@
 onnxruntime runs the model as it deploys it (all graph optimizations, default threads): BatchNorm
 folded, activations and residual adds fused into convs, NCHWc layout on x86. Its profiler times every
 kernel; a fused kernel keeps the name of one of the nodes it absorbed (`layer1.0.bn2_nchwc` for
-conv2 + bn2 + add + relu), so a kernel joins the perfmodel group (perfmodel.fusion) holding the layer
+conv2 + bn2 + add + relu) or of that node's output tensor, so a kernel joins the perfmodel group (perfmodel.fusion) holding the layer
 of that name. A kernel onnxruntime added itself (`ReorderOutput` of the NCHWc layout) joins the group
-of the nearest named kernel upstream in the optimized graph, and failing that is reported unmatched.
+of the nearest named kernel upstream in the optimized graph (or, at the model's input, downstream), and
+failing that is reported unmatched.
 Every kernel is counted once.
 """
 
@@ -63,6 +64,18 @@ def check_runtime(name: str) -> str:
     return name
 
 
+def names_of_groups(cost: ModelCost, groups: ModelCost) -> dict[str, str]:
+    """Layer name -> its group, and each layer's output tensor name -> the group: onnxruntime names a
+    node it rewrites after the node (`layer1.0.bn2_nchwc`) or, when the node had no name of its own,
+    after its output tensor (`/features.0/Conv_output_0_nchwc`)."""
+    from perfmodel.fusion import group_of_layer
+
+    where = group_of_layer(groups)
+    by_tensor = {tensor: where[layer.name] for layer in cost.layers if layer.name in where
+                 for tensor in layer.output_names if tensor and tensor not in where}
+    return by_tensor | where
+
+
 def _base_name(name: str) -> str:
     for suffix in SUFFIXES:
         if name.endswith(suffix):
@@ -72,27 +85,36 @@ def _base_name(name: str) -> str:
 
 def join(kernel_names: Mapping[str, str], optimized_nodes: list[tuple[str, list[str], list[str]]],
          group_of: Mapping[str, str]) -> dict[str, str | None]:
-    """onnxruntime node name -> perfmodel group name (None when no named node is upstream).
+    """onnxruntime node name -> perfmodel group name: its own, else the nearest named node's upstream
+    (a ReorderOutput after a conv), else downstream (the ReorderInput at the model's input); None when
+    neither way reaches one.
 
     `kernel_names` maps each timed node to its op; `optimized_nodes` is the optimized graph as
     (name, inputs, outputs); `group_of` maps perfmodel layer names to their group.
     """
     producer = {out: name for name, _, outs in optimized_nodes for out in outs}
-    inputs = {name: ins for name, ins, _ in optimized_nodes}
-    result: dict[str, str | None] = {}
-    for name in kernel_names:
-        seen, todo, found = set(), [name], None
-        while todo and found is None:
-            node = todo.pop(0)
-            if node in seen:
-                continue
-            seen.add(node)
-            if _base_name(node) in group_of:
-                found = group_of[_base_name(node)]
-                break
-            todo += [producer[i] for i in inputs.get(node, ()) if i in producer]
-        result[name] = found
-    return result
+    consumers: dict[str, list[str]] = {}
+    for name, ins, _ in optimized_nodes:
+        for i in ins:
+            consumers.setdefault(i, []).append(name)
+    upstream = {name: [producer[i] for i in ins if i in producer] for name, ins, _ in optimized_nodes}
+    downstream = {name: [c for o in outs for c in consumers.get(o, ())] for name, _, outs in optimized_nodes}
+    return {name: _nearest(name, upstream, group_of) or _nearest(name, downstream, group_of)
+            for name in kernel_names}
+
+
+def _nearest(start: str, edges: Mapping[str, list[str]], group_of: Mapping[str, str]) -> str | None:
+    """The group of the nearest node (breadth first along `edges`) whose name, suffix stripped, is known."""
+    seen, todo = set(), [start]
+    while todo:
+        node = todo.pop(0)
+        if node in seen:
+            continue
+        seen.add(node)
+        if _base_name(node) in group_of:
+            return group_of[_base_name(node)]
+        todo += edges.get(node, ())
+    return None
 
 
 ORT_DTYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(int64)": "int64",

@@ -24,6 +24,23 @@ def test_join_by_name_suffix_and_upstream() -> None:
     assert where == {"conv1_nchwc": "conv1", "ReorderOutput": "conv1", "mystery": None}
 
 
+def test_join_by_output_tensor_name_and_downstream() -> None:
+    """onnxruntime names a rewritten node after its output tensor when the node had no name (torch's
+    legacy exports: `/features.0/Conv_output_0_nchwc`); an input reorder joins the group it feeds."""
+    from perfmodel.record import LayerCost, ModelCost
+    from perfmodel.runtime import names_of_groups
+
+    conv = LayerCost("/f0/Conv", "Conv", ((1, 3, 8, 8),), ((1, 4, 8, 8),), output_names=("/f0/Conv_output_0",))
+    relu = LayerCost("/f0/Relu", "Relu", ((1, 4, 8, 8),), ((1, 4, 8, 8),), output_names=("/f0/Relu_output_0",))
+    cost = ModelCost("m", {}, (conv, relu))
+    names = names_of_groups(cost, fuse(cost, "none"))
+    nodes = [("ReorderInput", ["x"], ["x_nchwc"]), ("/f0/Conv_output_0_nchwc", ["x_nchwc"], ["c"]),
+             ("/f0/Relu", ["c"], ["y"])]
+    where = join({"ReorderInput": "ReorderInput", "/f0/Conv_output_0_nchwc": "Conv", "/f0/Relu": "Relu"}, nodes,
+                 names)
+    assert where == {"ReorderInput": "/f0/Conv", "/f0/Conv_output_0_nchwc": "/f0/Conv", "/f0/Relu": "/f0/Relu"}
+
+
 def test_every_kernel_of_resnet18_joins_one_group(tmp_path) -> None:
     import models_onnx
 
@@ -62,32 +79,41 @@ def test_bad_runtime_and_unloadable_model_are_one_line(tmp_path) -> None:
 
 
 def test_efficiency_fit_recovers_known_coefficients() -> None:
-    """Synthetic timings t = 20 us + 1.5 F/P + 0.8 B/W (conv) and 5 us + 0 + 2 B/W (other): the fit
-    (non-negative weighted least squares on relative error) returns them."""
-    from perfmodel.calibrate.runtime import Sample, fit
+    """Synthetic timings from known coefficients, conv n x 20 us + 1.5 F/P + 0.8 B/W (chains of n = 1..4
+    groups), other 5 us + 0 + 2 B/W, some microbenchmarks mixing both: the joint non-negative fit on
+    relative error returns them, the fixed cost per group, not per microbenchmark."""
+    from perfmodel.calibrate.runtime import Sample, Term, fit
 
     rng = np.random.default_rng(0)
+    conv, other = (20e-6, 1.5, 0.8), (5e-6, 0.0, 2.0)
     samples = []
     for i in range(12):
-        c, m = rng.uniform(1e-5, 1e-3), rng.uniform(1e-5, 1e-3)
-        samples.append(Sample(f"conv{i}", "conv", c, m, 20e-6 + 1.5 * c + 0.8 * m))
-        samples.append(Sample(f"other{i}", "other", c / 100, m, 5e-6 + 2.0 * m))
+        c, m, n = rng.uniform(1e-5, 1e-3), rng.uniform(1e-5, 1e-3), 1 + i % 4
+        terms = [{"conv": Term(n, c, m)}, {"other": Term(1, c / 100, m)},
+                 {"conv": Term(n, c, m), "other": Term(2, c / 50, m / 3)}][i % 3]
+        coef = {"conv": conv, "other": other}
+        t = sum(k * t.kernels + a * t.compute_s + b * t.memory_s for name, t in terms.items()
+                for k, a, b in [coef[name]])
+        samples.append(Sample(f"s{i}", t, terms))
     eff = fit(samples)
     assert eff["conv"].fixed_us == pytest.approx(20, rel=1e-3)
     assert (eff["conv"].compute_scale, eff["conv"].memory_scale) == pytest.approx((1.5, 0.8), rel=1e-3)
     assert eff["other"].fixed_us == pytest.approx(5, rel=1e-3) and eff["other"].memory_scale == pytest.approx(2.0)
+    assert eff["other"].compute_scale == pytest.approx(0.0, abs=1e-3)
     assert eff["depthwise"] == eff["other"]  # a class without samples borrows 'other'
+    assert all(s.predicted(eff) == pytest.approx(s.measured_s, rel=1e-3) for s in samples)
 
 
 def test_a_calibrated_spec_round_trips_and_times_by_class() -> None:
     """[efficiency] read, written back equal, and used: a conv group's time is fixed + a F/P + b B/W,
     the roofline bound kept beside it."""
     from perfmodel.hardware import spec_from_toml, spec_to_toml
+    from perfmodel.hardware.spec import EFFICIENCY_CLASSES
     from perfmodel.roofline import predict
 
     text = ('name = "x"\ndescription = "d"\nsource = "s"\nmem_bandwidth_GBps = 10\n[peak_GFLOPS]\nfp32 = 100\n'
             + "".join(f"[efficiency.{c}]\nfixed_us = 10\ncompute_scale = 2\nmemory_scale = 0.5\n"
-                      for c in ("conv", "depthwise", "gemm", "other")))
+                      for c in EFFICIENCY_CLASSES))
     spec = spec_from_toml(text)
     assert spec_from_toml(spec_to_toml(spec), default_name="x") == spec
     cost = fuse(analyze_model("lenet5"))

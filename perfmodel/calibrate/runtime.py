@@ -11,14 +11,16 @@ its default session options (all graph optimizations, default threads): the best
 noise only ever adds time, less one inference of an empty model (the runtime's own cost of a run,
 stored as `run_us` and added once per inference).
 
-Per class, time = fixed + a x F/P + b x B/W with fixed, a, b >= 0, minimising the squared relative
-error (weighted least squares of the rows (1, F/P, B/W) / t against 1, the best non-negative subset).
+Per class, time = fixed + a x F/P + b x B/W per group; a microbenchmark's time is the sum over its
+groups (n groups of a class: n x fixed + a x sum F/P + b x sum B/W), so blocks that mix classes (an
+inverted residual, a squeeze-excite) constrain every class they hold. All classes are fitted at once,
+fixed, a, b >= 0, minimising the squared relative error (`fit`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -26,15 +28,34 @@ from perfmodel.hardware.spec import EFFICIENCY_CLASSES, Efficiency, HardwareSpec
 
 CHAIN = 4
 """Conv blocks per conv microbenchmark."""
+ROUNDS = 3
+"""Interleaved rounds over all microbenchmarks (best of each kept; `--quick`: one)."""
+
+
+@dataclass(frozen=True)
+class Term:
+    """What the groups of one class in a microbenchmark add up to."""
+
+    kernels: int  # groups, each paying the class's fixed cost
+    compute_s: float  # sum of F / P
+    memory_s: float  # sum of near-memory seconds (efficiency.near_memory_s)
 
 
 @dataclass(frozen=True)
 class Sample:
     name: str
-    cls: str
-    compute_s: float  # F / P of the group
-    memory_s: float  # B / W, W the bandwidth of the cache level the bytes fit (efficiency.working_set_bandwidth)
     measured_s: float
+    terms: Mapping[str, Term]  # per class (perfmodel.efficiency.layer_class) of its groups
+
+    @property
+    def cls(self) -> str:
+        """The class holding most of its roofline time (for display)."""
+        return max(self.terms, key=lambda c: self.terms[c].compute_s + self.terms[c].memory_s)
+
+    def predicted(self, efficiency: Mapping[str, Efficiency]) -> float:
+        """Sum over its classes of kernels x fixed + a x F/P + b x B/W: what the roofline predicts."""
+        return sum(t.kernels * efficiency[c].fixed_us * 1e-6 + efficiency[c].compute_scale * t.compute_s
+                   + efficiency[c].memory_scale * t.memory_s for c, t in self.terms.items())
 
 
 def _models(quick: bool) -> Iterator[tuple[str, object]]:
@@ -84,7 +105,8 @@ def _models(quick: bool) -> Iterator[tuple[str, object]]:
              (64, 128, 56, 3, 2), (32, 32, 112, 5, 1), (96, 208, 14, 3, 1), (16, 48, 28, 5, 1), (192, 64, 28, 1, 1),
              (24, 144, 56, 1, 1), (320, 1280, 7, 1, 1), (48, 64, 64, 7, 1), (256, 512, 28, 1, 2),
              (16, 96, 112, 1, 1), (32, 16, 112, 1, 1), (96, 24, 56, 1, 1), (40, 240, 28, 1, 1), (112, 672, 14, 1, 1),
-             (64, 16, 56, 1, 1), (16, 64, 56, 3, 1)]
+             (64, 16, 56, 1, 1), (16, 64, 56, 3, 1),
+             (96, 24, 1, 1, 1), (576, 144, 1, 1, 1), (32, 32, 7, 3, 1), (16, 16, 14, 1, 1)]  # tiny: fixed costs
     if quick:
         convs = convs[::3]
     for c, k_out, size, k, stride in convs:
@@ -96,6 +118,8 @@ def _models(quick: bool) -> Iterator[tuple[str, object]]:
     for c, size, k, stride in depthwise:
         yield f"depthwise {k}x{k}/{stride} {c} @{size}", conv(c, c, size, k, stride, groups=c)
     yield "grouped 3x3 128 g32 @56", conv(128, 128, 56, 3, groups=32)
+    for name, (nodes, shape, inits) in _blocks(quick, weight):
+        yield name, model(nodes, shape, inits)
     gemms = [(1, 512, 1000), (1, 1024, 1000), (1, 2048, 1000), (1, 4096, 4096), (1, 9216, 4096), (8, 2048, 1000),
              (32, 1024, 1024), (197, 768, 768), (197, 768, 3072), (196, 3072, 768)]
     if quick:
@@ -108,13 +132,19 @@ def _models(quick: bool) -> Iterator[tuple[str, object]]:
         yield f"attention scores {seq}", model(nodes, (1, 12, seq, 64), [], (("kt", (1, 12, 64, seq)),))
     others = [("Relu", (1, 64, 112, 112)), ("Add", (1, 256, 56, 56)), ("MaxPool", (1, 64, 112, 112)),
               ("GlobalAveragePool", (1, 2048, 7, 7)), ("Sigmoid", (1, 96, 56, 56)), ("AveragePool", (1, 256, 28, 28)),
-              ("LayerNormalization", (1, 197, 768)), ("Softmax", (1, 1000))]
+              ("LayerNormalization", (1, 197, 768)), ("Softmax", (1, 1000)),
+              # small ones, where a kernel's fixed cost shows
+              ("Relu", (1, 16, 14, 14)), ("Mul", (1, 96, 14, 14)), ("GlobalAveragePool", (1, 96, 14, 14)),
+              ("HardSigmoid", (1, 96, 1, 1)), ("Add", (1, 40, 14, 14)), ("HardSwish", (1, 96, 14, 14))]
     if quick:
         others = others[::2]
     for op, shape in others:
         attrs, inits, extra, ins = {}, [], (), ["x"]
         if op == "Add":
             extra, ins = (("r", shape),), ["x", "r"]
+        elif op == "Mul":  # a squeeze-excite scale: one factor per channel
+            extra, ins = (("r", shape[:2] + (1, 1)),), ["x", "r"]
+
         elif op in ("MaxPool", "AveragePool"):
             attrs = {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]}
         elif op == "LayerNormalization":
@@ -123,33 +153,118 @@ def _models(quick: bool) -> Iterator[tuple[str, object]]:
         yield f"{op} {'x'.join(map(str, shape))}", model([helper.make_node(op, ins, ["y"], **attrs)], shape, inits, extra)
 
 
+def _blocks(quick: bool, weight) -> Iterator[tuple[str, tuple[list, tuple, list]]]:
+    """Chains of the blocks mobile and efficient networks are built of, each class of group in them
+    (conv, depthwise, element-wise, pooling, data movement) at small sizes, where per-kernel costs
+    show: (name, (nodes, input shape, initializers))."""
+    from onnx import helper
+
+    class Chain:
+        def __init__(self):
+            self.nodes, self.inits, self.n = [], [], 0
+
+        def op(self, op, ins, **attrs):
+            self.n += 1
+            out = f"t{self.n}"
+            self.nodes.append(helper.make_node(op, ins, [out], **attrs))
+            return out
+
+        def const(self, array_or_shape, name=None):
+            self.n += 1
+            name = name or f"k{self.n}"
+            if isinstance(array_or_shape, tuple):
+                self.inits.append(weight(name, *array_or_shape))
+            else:
+                from onnx import numpy_helper
+                self.inits.append(numpy_helper.from_array(array_or_shape, name))
+            return name
+
+        def conv(self, x, cin, cout, k=1, stride=1, groups=1, act="Relu"):
+            y = self.op("Conv", [x, self.const((cout, cin // groups, k, k)), self.const((cout,))],
+                        pads=[k // 2] * 4, strides=[stride] * 2, group=groups)
+            y = self.op("BatchNormalization", [y] + [self.const((cout,)) for _ in range(3)]
+                        + [self.const(np.ones(cout, np.float32))])
+            if act == "Clip":
+                return self.op("Clip", [y, self.const(np.asarray(0, np.float32)), self.const(np.asarray(6, np.float32))])
+            return self.op(act, [y]) if act else y
+
+        def done(self, y, shape):
+            self.nodes[-1].output[0] = "y"
+            return self.nodes, shape, self.inits
+
+    def inverted_residual(c, size, expand=6):
+        """MobileNetV2: 1x1 expand + ReLU6, 3x3 depthwise + ReLU6, 1x1 project, residual Add; 4 in a chain."""
+        ch, x = Chain(), "x"
+        for _ in range(CHAIN):
+            y = ch.conv(x, c, c * expand, act="Clip")
+            y = ch.conv(y, c * expand, c * expand, k=3, groups=c * expand, act="Clip")
+            y = ch.conv(y, c * expand, c, act=None)
+            x = ch.op("Add", [y, x])
+        return ch.done(x, (1, c, size, size))
+
+    def squeeze_excite(c, size):
+        """Global pool, 1x1 squeeze + ReLU, 1x1 excite + HardSigmoid, channel scale; 4 in a chain."""
+        ch, x = Chain(), "x"
+        for _ in range(CHAIN):
+            s = ch.op("GlobalAveragePool", [x])
+            s = ch.conv(s, c, max(c // 4, 8))
+            s = ch.conv(s, max(c // 4, 8), c, act="HardSigmoid")
+            x = ch.op("Mul", [x, s])
+        return ch.done(x, (1, c, size, size))
+
+    def channel_shuffle(c, size):
+        """ShuffleNetV2: 1x1 conv + ReLU, then the shuffle (Reshape, 5-D Transpose, Reshape); 4 in a chain."""
+        ch, x = Chain(), "x"
+        for _ in range(CHAIN):
+            y = ch.conv(x, c, c)
+            y = ch.op("Reshape", [y, ch.const(np.array([1, 2, c // 2, size, size], np.int64))])
+            y = ch.op("Transpose", [y], perm=[0, 2, 1, 3, 4])
+            x = ch.op("Reshape", [y, ch.const(np.array([1, c, size, size], np.int64))])
+        return ch.done(x, (1, c, size, size))
+
+    cases = [("inverted residual", inverted_residual, [(16, 56), (24, 28), (32, 14), (64, 7), (96, 14)]),
+             ("squeeze-excite", squeeze_excite, [(16, 56), (40, 28), (96, 14), (576, 7)]),
+             ("channel shuffle", channel_shuffle, [(116, 28), (232, 14), (464, 7)])]
+    for label, build, sizes in cases:
+        for c, size in (sizes[::2] if quick else sizes):
+            yield f"{label} {c} @{size}", build(c, size)
+
+
 def measure(hw: HardwareSpec, quick: bool = False, runs: int | None = None,
             progress: Callable[[str], None] = lambda m: None) -> list[Sample]:
-    """Run every microbenchmark in onnxruntime; its roofline terms from perfmodel's fused record."""
+    """Run every microbenchmark in onnxruntime, in `ROUNDS` interleaved rounds (best of each, so a
+    slow spell of a shared machine costs one round, not the microbenchmarks it overlapped); its
+    roofline terms from perfmodel's fused record."""
     import onnxruntime as ort
 
-    from perfmodel.efficiency import layer_class, working_set_bandwidth
+    from perfmodel.efficiency import layer_class, near_memory_s
     from perfmodel.runtime import best_time, random_feeds
     from perfmodel.fusion import fuse
     from perfmodel.roofline import predict
     from perfmodel.walk import analyze_model
 
     runs = runs or (5 if quick else 15)
-    samples = []
-    benches = list(_models(quick))
-    run_s = run_overhead(runs)
-    progress(f"one inference of an empty model: {run_s * 1e6:.1f} us (taken out of every microbenchmark)")
-    for i, (name, m) in enumerate(benches, 1):
+    benches = []
+    for name, m in _models(quick):
         groups = fuse(analyze_model(m))
-        prediction = predict(groups, hw, "fp32")
-        known = [lp for lp in prediction.layers if lp.known and not lp.layer.is_view]
-        anchor = max(known, key=lambda lp: lp.bound_s).layer
+        terms: dict[str, Term] = {}
+        for lp in predict(groups, hw, "fp32").layers:
+            if lp.known and not lp.layer.is_view and (lp.layer.flops or lp.layer.bytes_total):
+                c, t = layer_class(lp.layer), terms.get(layer_class(lp.layer), Term(0, 0.0, 0.0))
+                terms[c] = Term(t.kernels + 1, t.compute_s + lp.compute_s,
+                                t.memory_s + near_memory_s(lp.layer, hw, groups.weight_bytes))
         session = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
-        best = best_time(session, random_feeds(session, seed=1), runs)
-        near = sum(lp.layer.bytes_total / working_set_bandwidth(lp.layer.bytes_total, hw) for lp in known)
-        samples.append(Sample(name, layer_class(anchor), sum(lp.compute_s for lp in known), near,
-                              max(best - run_s, best * 0.05)))
-        progress(f"{i}/{len(benches)} {name}: {best * 1e6:.1f} us")
+        benches.append((name, terms, session, random_feeds(session, seed=1)))
+    best = [float("inf")] * len(benches)
+    run_s = float("inf")
+    rounds = 1 if quick else ROUNDS
+    for r in range(rounds):
+        run_s = min(run_s, run_overhead(runs))
+        for i, (name, _, session, feeds) in enumerate(benches):
+            best[i] = min(best[i], best_time(session, feeds, runs))
+        progress(f"round {r + 1}/{rounds}: {len(benches)} microbenchmarks measured")
+    progress(f"one inference of an empty model: {run_s * 1e6:.1f} us (taken out of every microbenchmark)")
+    samples = [Sample(name, max(t - run_s, t * 0.05), terms) for (name, terms, _, _), t in zip(benches, best)]
     return samples, run_s
 
 
@@ -169,29 +284,30 @@ def run_overhead(runs: int) -> float:
 
 
 def fit(samples: list[Sample]) -> dict[str, Efficiency]:
-    """Per class, the non-negative (fixed, a, b) of the smallest squared relative error (module docstring).
-    A class without samples borrows 'other'."""
+    """The non-negative (fixed, a, b) of every class at once, of the smallest squared relative error
+    over all microbenchmarks (a microbenchmark mixing classes constrains each of them); scipy's NNLS
+    on the rows (kernels, F/P, B/W per class) / t against 1, columns scaled to unit norm. A class no
+    microbenchmark has borrows 'other'."""
+    from scipy.optimize import nnls
+
+    classes = [c for c in EFFICIENCY_CLASSES if any(c in s.terms for s in samples)]
+    rows = []
+    for s in samples:
+        row = []
+        for c in classes:
+            t = s.terms.get(c, Term(0, 0.0, 0.0))
+            row += [t.kernels, t.compute_s, t.memory_s]
+        rows.append(np.array(row) / s.measured_s)
+    a = np.array(rows)
+    norms = np.linalg.norm(a, axis=0)
+    norms[norms == 0] = 1.0
+    coef, _ = nnls(a / norms, np.ones(len(samples)))
+    coef = coef / norms
     out: dict[str, Efficiency] = {}
-    for cls in EFFICIENCY_CLASSES:
-        mine = [s for s in samples if s.cls == cls]
-        if not mine:
-            continue
-        t = np.array([s.measured_s for s in mine])
-        columns = np.column_stack([np.ones(len(mine)), [s.compute_s for s in mine], [s.memory_s for s in mine]]) / t[:, None]
-        best = None
-        for mask in ((1, 1, 1), (1, 1, 0), (1, 0, 1), (0, 1, 1), (1, 0, 0), (0, 1, 0), (0, 0, 1)):
-            keep = [j for j in range(3) if mask[j]]
-            coef, *_ = np.linalg.lstsq(columns[:, keep], np.ones(len(mine)), rcond=None)
-            if (coef < 0).any():
-                continue
-            full = np.zeros(3)
-            full[keep] = coef
-            error = float(np.sum((columns @ full - 1) ** 2))
-            if best is None or error < best[0]:
-                best = (error, full)
-        f, a, b = best[1]
-        out[cls] = Efficiency(fixed_us=round(float(f) * 1e6, 3), compute_scale=float(f"{a:.4g}"),
-                              memory_scale=float(f"{b:.4g}"))
+    for i, c in enumerate(classes):
+        f, comp, mem = coef[3 * i: 3 * i + 3]
+        out[c] = Efficiency(fixed_us=round(float(f) * 1e6, 3), compute_scale=float(f"{comp:.4g}"),
+                            memory_scale=float(f"{mem:.4g}"))
     for cls in EFFICIENCY_CLASSES:
         out.setdefault(cls, out.get("other") or Efficiency(0.0, 1.0, 1.0))
     return {cls: out[cls] for cls in EFFICIENCY_CLASSES}

@@ -84,13 +84,11 @@ def runtime_efficiency(spec, args, progress):
     from tabulate import tabulate
 
     from perfmodel.calibrate.runtime import fit, measure
-    from perfmodel.efficiency import calibrated_time
-
     samples, run_s = measure(spec, quick=args.quick, runs=args.repeats, progress=progress)
     efficiency = fit(samples)
     rows = []
     for s in samples:
-        predicted = calibrated_time(efficiency[s.cls], s.compute_s, s.memory_s)
+        predicted = s.predicted(efficiency)
         rows.append([s.name, s.cls, f"{s.measured_s * 1e6:.1f}", f"{predicted * 1e6:.1f}",
                      f"{100 * (predicted - s.measured_s) / s.measured_s:+.1f}"])
     print("\n" + tabulate(rows, ["microbenchmark", "class", "measured us", "fitted us", "error %"],

@@ -89,10 +89,10 @@ def run_runtime(args: argparse.Namespace, repeats: int) -> int:
     """`validate --runtime onnxruntime`: the whole model in the runtime, per group and end to end."""
     import tempfile
 
-    from perfmodel.fusion import fuse, group_of_layer
+    from perfmodel.fusion import fuse
     from perfmodel.hardware import load_spec
     from perfmodel.roofline import predict
-    from perfmodel.runtime import check_runtime, model_file, profile
+    from perfmodel.runtime import check_runtime, model_file, names_of_groups, profile
     from perfmodel.tables.validate import runtime_dict, runtime_text
 
     check_runtime(args.runtime)
@@ -102,7 +102,7 @@ def run_runtime(args: argparse.Namespace, repeats: int) -> int:
     prediction = predict(groups, hw, args.dtype)
     with tempfile.TemporaryDirectory() as tmp:
         path = model_file(args.model, cost, tmp)
-        measured = profile(path, cost.inputs, group_of_layer(groups), runs=repeats, threads=args.threads)
+        measured = profile(path, cost.inputs, names_of_groups(cost, groups), runs=repeats, threads=args.threads)
     if args.format == "json":
         text = json_text(runtime_dict(prediction, measured))
     else:
