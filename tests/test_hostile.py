@@ -82,12 +82,37 @@ def model_corpus() -> dict[str, onnx.ModelProto]:
         helper.make_node("Add", ["x", "c"], ["y"])], [value("x", [4])], [value("y", None)])
     cases["reshape to a bad count"] = one_node("Reshape", [(3, 5)], [ints("s", [4, 4])])
     cases["no graph outputs"] = model([helper.make_node("Relu", ["x"], ["y"])], [value("x", [1, 4])], [])
+    cases.update(_control_flow_cases())
     return cases
+
+
+def _control_flow_cases() -> dict[str, onnx.ModelProto]:
+    """If / Loop / Scan that break their spec, or whose outputs would be absurd."""
+    from tests.test_control_flow import if_model, loop_model, scan_model
+
+    cases = {"loop: 2^62 iterations stacked into an output": loop_model(2**62)}
+    m = scan_model(5)
+    next(a for a in m.graph.node[0].attribute if a.name == "num_scan_inputs").i = 7
+    cases["scan: more scan inputs than inputs"] = m
+    m = loop_model(3)
+    del m.graph.node[0].attribute[0].g.input[2]
+    cases["loop: body without its state input"] = m
+    m = if_model()
+    m.graph.node[2].attribute[0].g.output.append(helper.make_tensor_value_info("extra", F, None))
+    cases["if: branches with different output counts"] = m
+    return {f"control flow: {k}": v for k, v in cases.items()}
+
+
+def _loop_with_dynamic_trip_count() -> onnx.ModelProto:
+    from tests.test_control_flow import loop_model
+
+    return loop_model(3, m_as_input=True)
 
 
 PARTIAL = {  # not invalid: a cost rule is missing, so the result is partial (exit 3)
     "custom-domain op": model([helper.make_node("Fancy", ["x"], ["y"], domain="com.example")], [value("x", [1, 4])],
                               [value("y", None)]),
+    "loop whose trip count is a graph input": _loop_with_dynamic_trip_count(),
 }
 
 
