@@ -3,7 +3,8 @@
     time = fixed + compute_scale x FLOPs / peak + memory_scale x (near-memory seconds, `near_memory_s`)
 
 (each operand at the bandwidth of the cache level it lives in when inference runs over and over:
-activations where the layer's input and output fit, weights where all of the model's weights fit)
+activations where the layer's input and output fit, weights where all of the model's weights fit,
+and only beyond the time the layer computes, as they stream in meanwhile)
 
 per class (a dense conv, a grouped/depthwise conv, a GEMM/MatMul/other MAC op, everything else), the
 coefficients fitted by `perfmodel calibrate --runtime onnxruntime` on microbenchmarks run in the
@@ -42,12 +43,15 @@ def near_memory_s(layer: LayerCost, hw: HardwareSpec, model_weight_bytes: float)
     """Seconds of the layer's traffic in steady-state inference: its input and output at the bandwidth
     of the level their bytes fit (just written by the layer before, read by the next); its weights at
     the level all `model_weight_bytes` fit, since one inference reads every weight once and a layer's
-    weights stay cached until the next run only if the whole model's do."""
+    weights stay cached until the next run only if the whole model's do. Weights are read in a stream
+    the kernel prefetches as it computes (they do not depend on the layer's data): only the part that
+    takes longer than the layer's compute time at peak costs time."""
     activations = layer.input_bytes + layer.bytes_written
     weights = layer.weight_bytes_read
     time = activations / working_set_bandwidth(activations, hw) if activations else 0.0
-    if weights:
-        time += weights / working_set_bandwidth(max(model_weight_bytes, weights), hw)
+    if weights:  # streamed while the layer computes: only what does not fit in that time costs
+        streamed = weights / working_set_bandwidth(max(model_weight_bytes, weights), hw)
+        time += max(0.0, streamed - layer.flops / hw.peak(layer.dtype))
     return time
 
 
