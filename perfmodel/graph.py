@@ -20,7 +20,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from perfmodel.errors import PerfmodelError
 from perfmodel.shapes import (
-    FOLD_LIMIT, ceil_pool_fixes, derived_is_param, fold_constants, infer_shapes, node_attrs, same_shape_fixes,
+    FOLD_LIMIT, ProtoNode, ceil_pool_fixes, derived_is_param, fold_constants, infer_shapes, node_attrs, same_shape_fixes,
 )
 from perfmodel.skim import skim_model_bytes
 from perfmodel.units import Shape, printable
@@ -381,7 +381,7 @@ def load_graph(
 
     tensors: list[TensorProto] = [_skeleton_tensor(t) for t in g.initializer]
     nodes = []
-    for node in g.node:
+    for node in map(ProtoNode, g.node):
         check_arity(node, opset)
         if node.op_type == "Constant" and node.domain in ("", "ai.onnx") and node.attribute:
             tensors.append(_skeleton_tensor(_constant_node_tensor(node)))
