@@ -255,6 +255,8 @@ class ModelCost:
     inputs: Mapping[str, Shape]
     layers: tuple[LayerCost, ...]
     peak_activation_elems: int = 0
+    # (float elements, integer bytes) of the live sets that can be the peak in bytes (perfmodel.walk.peak_live)
+    peak_live_points: tuple[tuple[int, int], ...] = ()
     input_elems: int = 0
     dtype: str = "fp32"
     unsupported_ops: tuple[str, ...] = ()
@@ -323,7 +325,9 @@ class ModelCost:
     @property
     def peak_activation_bytes(self) -> float:
         """Largest set of live activations at any step of the schedule (tensors freed after last use)."""
-        return self.peak_activation_elems * dtype_bytes(self.dtype)
+        if not self.peak_live_points:
+            return self.peak_activation_elems * dtype_bytes(self.dtype)
+        return max(floats * dtype_bytes(self.dtype) + int_bytes for floats, int_bytes in self.peak_live_points)
 
     def totals(self) -> dict[str, float]:
         """The totals of the JSON contract, in one place so every report agrees."""

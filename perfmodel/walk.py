@@ -56,11 +56,12 @@ def walk(graph: Graph, *, dtype: str = "fp32", name: str | None = None, counted:
     if unsupported:
         warnings.warn(f"no cost rule for {', '.join(unsupported)}: their cost is reported as unknown",
                       UnsupportedOpWarning, stacklevel=2)
+    peak_elems, peak_points = peak_live(graph, layers)
     return ModelCost(
         model=name or graph.name,
         inputs=dict(graph.inputs),
         layers=tuple(layers),
-        peak_activation_elems=peak_live_elems(graph, layers),
+        peak_activation_elems=peak_elems, peak_live_points=peak_points,
         input_elems=sum(math.prod(s) for s in graph.inputs.values()),
         dtype=dtype,
         unsupported_ops=unsupported,
@@ -266,9 +267,12 @@ def _receptive_field(node: GraphNode, rule: Rule, outs: tuple, window, field: di
     return math.ceil(rf)
 
 
-def peak_live_elems(graph: Graph, layers: list[LayerCost]) -> int:
+def peak_live(graph: Graph, layers: list[LayerCost]) -> tuple[int, tuple[tuple[int, int], ...]]:
     """Max over the schedule of live activation elements (graph order; a tensor dies after its last
-    reader; graph outputs live to the end; views share their input's storage; weights excluded)."""
+    reader; graph outputs live to the end; views share their input's storage; weights excluded), and
+    the live sets that can be the peak in bytes: (float elements, integer bytes) of each step, those no
+    other step exceeds in both (which one peaks depends on the dtype the float tensors take)."""
+    widths = graph.widths
     storage: dict[str, str] = {name: name for name in graph.inputs}
     size: dict[str, int] = {name: math.prod(s) for name, s in graph.inputs.items()}
     last_use: dict[str, int] = {}
@@ -289,16 +293,33 @@ def peak_live_elems(graph: Graph, layers: list[LayerCost]) -> int:
     for tensor in graph.outputs:
         if tensor in storage:
             last_use[storage[tensor]] = end
-    live = sum(size[name] for name in graph.inputs)
-    peak = live
     dies: dict[int, list[str]] = {}
     for name, step in last_use.items():
         dies.setdefault(step, []).append(name)
+    live = [0, 0, 0]  # elements, integer elements, integer bytes
+
+    def add(name: str, sign: int) -> None:
+        live[0] += sign * size[name]
+        if name in widths:
+            live[1] += sign * size[name]
+            live[2] += sign * size[name] * widths[name]
+
+    for name in graph.inputs:
+        add(name, 1)
+    steps = [(live[0], live[0] - live[1], live[2])]
     for name in graph.inputs:
         if name not in last_use:
-            live -= size[name]
+            add(name, -1)
     for step, node in enumerate(graph.nodes):
-        live += sum(size[o] for o in node.outputs if o and storage.get(o) == o)
-        peak = max(peak, live)
-        live -= sum(size[name] for name in dies.get(step, ()))
-    return peak
+        for o in node.outputs:
+            if o and storage.get(o) == o:
+                add(o, 1)
+        steps.append((live[0], live[0] - live[1], live[2]))
+        for name in dies.get(step, ()):
+            add(name, -1)
+    frontier, best_int = [], -1
+    for _, floats, int_bytes in sorted(steps, key=lambda s: (-s[1], -s[2])):
+        if int_bytes > best_int:
+            frontier.append((floats, int_bytes))
+            best_int = int_bytes
+    return max(s[0] for s in steps), tuple(frontier)

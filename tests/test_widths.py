@@ -72,3 +72,13 @@ def test_a_float_model_is_unchanged_by_widths() -> None:
     assert cost.weight_bytes == 4 * (cost.params + cost.non_trainable_params)
     assert all(layer.bytes_total == 4 * (layer.weight_elems + layer.input_elems + layer.output_elems)
                for layer in cost.layers)
+
+
+def test_peak_live_memory_counts_each_tensor_at_its_width() -> None:
+    """Schedule quant, qconv, dequant: live after each step is x + xq (fp32 + uint8), then xq + yq (both
+    uint8), then yq + y (uint8 + fp32); the peak is the last, 384 + 4 x 384 bytes (fp16: 384 + 2 x 384)."""
+    cost = analyze_model(quantized_conv())
+    assert cost.peak_activation_elems == Y + Y
+    assert cost.peak_activation_bytes == Y + 4 * Y
+    assert cost.with_dtype("fp16").peak_activation_bytes == Y + 2 * Y
+    assert analyze_model("alexnet").peak_activation_bytes == 4 * analyze_model("alexnet").peak_activation_elems
