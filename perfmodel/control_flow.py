@@ -25,7 +25,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from perfmodel.errors import PerfmodelError
-from perfmodel.graph import Graph, GraphNode, load_graph, outer_references
+from perfmodel.graph import Graph, GraphNode, constant_node_tensor, has_data, load_graph, outer_references
 from perfmodel.record import NO_INTEGERS, Fixed, LayerCost, ModelCost
 from perfmodel.units import Shape
 
@@ -118,7 +118,10 @@ def _passes_condition_through(body: onnx.GraphProto) -> bool:
         if producer.op_type == "Identity":
             cond_out = producer.input[0]
         elif producer.op_type == "Constant" and producer.attribute:
-            return bool(numpy_helper.to_array(helper.get_attribute_value(producer.attribute[0])).all())
+            try:
+                return bool(numpy_helper.to_array(constant_node_tensor(producer)).all())
+            except PerfmodelError:  # a Constant of no tensor value: not a constant true
+                return False
         else:
             return False
     return cond_out == cond_in
@@ -158,17 +161,14 @@ def _like(name: str, outer: str, node: GraphNode, shape: Shape | None):
 
 
 def _constant(node: GraphNode, name: str) -> Any:
+    """The first element of a constant input of the node (M, cond), None when it is not a known constant."""
     found = node.scope.get(name) if name else None
-    if not isinstance(found, TensorProto) or not found.dims and not _has_value(found):
+    if not isinstance(found, TensorProto) or not has_data(found):
         return None
     try:
         return numpy_helper.to_array(found).reshape(-1)[0]
     except (ValueError, IndexError):
         return None
-
-
-def _has_value(tensor: TensorProto) -> bool:
-    return bool(tensor.raw_data or tensor.int64_data or tensor.int32_data or tensor.float_data)
 
 
 def _walk_body(body: onnx.GraphProto, formal: list, node: GraphNode, graph: Graph, counted: set[str],

@@ -170,7 +170,7 @@ def resolve_inputs(
 # ---------------------------------------------------------------- skeleton and folding
 
 
-def _constant_node_tensor(node: onnx.NodeProto) -> TensorProto:
+def constant_node_tensor(node: onnx.NodeProto) -> TensorProto:
     """The tensor a Constant node holds, whatever attribute (value, value_float, value_ints...) holds it."""
     attr = node.attribute[0]
     if attr.name == "value":
@@ -195,7 +195,7 @@ def _is_external(tensor: TensorProto) -> bool:
     return tensor.data_location == TensorProto.EXTERNAL
 
 
-def _has_data(tensor: TensorProto) -> bool:
+def has_data(tensor: TensorProto) -> bool:
     if _is_external(tensor):
         return False
     n = math.prod(tensor.dims)
@@ -207,7 +207,7 @@ def _has_data(tensor: TensorProto) -> bool:
 
 def _skeleton_tensor(tensor: TensorProto) -> TensorProto:
     """Small tensors keep their data (shape inference may read it); large ones keep dims and type only."""
-    if math.prod(tensor.dims) <= FOLD_LIMIT and _has_data(tensor):
+    if math.prod(tensor.dims) <= FOLD_LIMIT and has_data(tensor):
         return tensor
     bare = TensorProto(name=tensor.name, data_type=tensor.data_type)
     bare.dims.extend(tensor.dims)
@@ -384,7 +384,7 @@ def load_graph(
     for node in map(ProtoNode, g.node):
         check_arity(node, opset)
         if node.op_type == "Constant" and node.domain in ("", "ai.onnx") and node.attribute:
-            tensors.append(_skeleton_tensor(_constant_node_tensor(node)))
+            tensors.append(_skeleton_tensor(constant_node_tensor(node)))
         else:
             nodes.append(node)
     runtime = inputs_with_defaults(g, nodes, {t.name: t.data_type for t in g.initializer})
@@ -399,7 +399,7 @@ def load_graph(
     del model, g  # from here on, no weight data is referenced
 
     # small constants' values, as TensorProto until a fold needs them as arrays (most never do)
-    values: dict[str, Any] = {t.name: t for t in tensors if _has_data(t) and math.prod(t.dims) <= FOLD_LIMIT}
+    values: dict[str, Any] = {t.name: t for t in tensors if has_data(t) and math.prod(t.dims) <= FOLD_LIMIT}
     constants = set(init_names)
     param_like = set(init_names)
     shapes: dict[str, Shape] = {}

@@ -204,3 +204,14 @@ def test_a_branch_reading_an_undefined_tensor_or_breaking_a_rule_is_a_one_line_e
         path = tmp_path / f"{name}.onnx"
         onnx.save(m, path)
         assert_one_line_error(perfmodel("analyze", path), *fragments)
+
+
+def test_a_body_returning_a_constant_true_condition_runs_m_times() -> None:
+    m = loop_model(5)
+    body = m.graph.node[0].attribute[0].g
+    cond = next(n for n in body.node if n.name == "cond")
+    body.node.remove(cond)
+    body.node.append(helper.make_node("Constant", [], ["cond_out"], name="cond",
+                                      value=numpy_helper.from_array(np.asarray(True))))
+    assert run(m, h0=np.ones((1, 16), np.float32))[1].shape == (5, 1, 16)
+    assert analyze_model(m).layers_of("Loop")[0].macs == 5 * 256
