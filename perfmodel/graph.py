@@ -20,7 +20,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from perfmodel.errors import PerfmodelError
 from perfmodel.shapes import (
-    FOLD_LIMIT, ProtoNode, ceil_pool_fixes, derived_is_param, fold_constants, infer_shapes, node_attrs, same_shape_fixes,
+    FOLD_LIMIT, ProtoNode, ceil_pool_fixes, derived_is_param, fold_constants, infer_shapes, node_attrs,
+    same_shape_fixes,
 )
 from perfmodel.skim import skim_model_bytes
 from perfmodel.units import Shape, printable

@@ -3,10 +3,10 @@
 onnxruntime runs the model as it deploys it (all graph optimizations, default threads): BatchNorm
 folded, activations and residual adds fused into convs, NCHWc layout on x86. Its profiler times every
 kernel; a fused kernel keeps the name of one of the nodes it absorbed (`layer1.0.bn2_nchwc` for
-conv2 + bn2 + add + relu) or of that node's output tensor, so a kernel joins the perfmodel group (perfmodel.fusion) holding the layer
-of that name. A kernel onnxruntime added itself (`ReorderOutput` of the NCHWc layout) joins the group
-of the nearest named kernel upstream in the optimized graph (or, at the model's input, downstream), and
-failing that is reported unmatched.
+conv2 + bn2 + add + relu) or of that node's output tensor, so a kernel joins the perfmodel group
+(perfmodel.fusion) holding the layer of that name. A kernel onnxruntime added itself (`ReorderOutput`
+of the NCHWc layout) joins the group of the nearest named kernel upstream in the optimized graph (or,
+at the model's input, downstream), and failing that is reported unmatched.
 Every kernel is counted once.
 """
 

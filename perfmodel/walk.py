@@ -96,9 +96,15 @@ def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype:
                          output_names=tuple(node.outputs),
                          activation_slots=tuple(i for i, t in enumerate(node.inputs) if t and t not in graph.constants))
     key = (node.op_type, in_shapes, out_shapes, tuple(node.attrs.items()))
-    if key not in memo:  # nodes alike in op, shapes and attributes cost alike (repeated blocks)
-        memo[key] = _rule_cost(node, rule, graph.opset, in_shapes, out_shapes)
-    attrs, geometry, cost = memo[key]
+    try:  # nodes alike in op, shapes and attributes cost alike (repeated blocks)
+        found = memo.get(key)
+    except TypeError:  # an attribute value that cannot be hashed: no memo for this node
+        key, found = None, None
+    if found is None:
+        found = _rule_cost(node, rule, graph.opset, in_shapes, out_shapes)
+        if key is not None:
+            memo[key] = found
+    attrs, geometry, cost = found
     attrs = dict(attrs)
 
     params = buffers = weight_elems = input_elems = 0

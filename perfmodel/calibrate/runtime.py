@@ -58,6 +58,50 @@ class Sample:
                    + efficiency[c].memory_scale * t.memory_s for c, t in self.terms.items())
 
 
+class _Chain:
+    """A microbenchmark's graph built one node at a time: x in, y out (the last node's output)."""
+
+    def __init__(self, weight: Callable):
+        self.weight, self.nodes, self.inits, self.n = weight, [], [], 0
+
+    def op(self, op: str, ins: list[str], **attrs) -> str:
+        from onnx import helper
+
+        self.n += 1
+        out = f"t{self.n}"
+        self.nodes.append(helper.make_node(op, ins, [out], **attrs))
+        return out
+
+    def const(self, array_or_shape) -> str:
+        """An initializer: random weights of a shape, or the given array."""
+        from onnx import numpy_helper
+
+        self.n += 1
+        name = f"k{self.n}"
+        if isinstance(array_or_shape, tuple):
+            self.inits.append(self.weight(name, *array_or_shape))
+        else:
+            self.inits.append(numpy_helper.from_array(array_or_shape, name))
+        return name
+
+    def conv(self, x: str, cin: int, cout: int, k: int = 1, stride: int = 1, groups: int = 1,
+             act: str | None = "Relu") -> str:
+        """Conv (with bias) + inference BatchNorm + the activation (Relu, Clip as ReLU6, HardSigmoid...)."""
+        y = self.op("Conv", [x, self.const((cout, cin // groups, k, k)), self.const((cout,))],
+                    pads=[k // 2] * 4, strides=[stride] * 2, group=groups)
+        y = self.op("BatchNormalization", [y] + [self.const((cout,)) for _ in range(3)]
+                    + [self.const(np.ones(cout, np.float32))])
+        if act == "Clip":
+            low, high = self.const(np.asarray(0, np.float32)), self.const(np.asarray(6, np.float32))
+            return self.op("Clip", [y, low, high])
+        return self.op(act, [y]) if act else y
+
+    def done(self, shape: tuple) -> tuple[list, tuple, list]:
+        """(nodes, input shape, initializers), the last node's output renamed y."""
+        self.nodes[-1].output[0] = "y"
+        return self.nodes, shape, self.inits
+
+
 def _models(quick: bool) -> Iterator[tuple[str, object]]:
     """(name, ModelProto) of every microbenchmark."""
     from onnx import TensorProto, helper, numpy_helper
@@ -80,25 +124,16 @@ def _models(quick: bool) -> Iterator[tuple[str, object]]:
         """`depth` conv + BN + ReLU blocks in a chain, c -> k_out (strided), then k_out -> c -> k_out ... at
         stride 1: a chain, as in a model, so the runtime's per-run costs (session step, the NCHWc
         reorders at the model's edges) are shared the way a model shares them."""
-        nodes, inits, extra, x, channels = [], [], (), "x", (c, k_out)
+        ch, extra, x, channels = _Chain(weight), (), "x", (c, k_out)
         for i in range(depth):
             cin, cout = channels[i % 2], channels[(i + 1) % 2]
-            s = stride if i == 0 else 1
             g = groups if cin % groups == 0 and cout % groups == 0 else 1
-            inits += [weight(f"w{i}", cout, cin // g, k, k), weight(f"b{i}", cout)]
-            inits += [weight(f"{n}{i}", cout) for n in ("s", "sh", "m")]
-            inits.append(numpy_helper.from_array(np.ones(cout, np.float32), f"v{i}"))
-            nodes += [helper.make_node("Conv", [x, f"w{i}", f"b{i}"], [f"c{i}"], pads=[k // 2] * 4, strides=[s] * 2,
-                                       group=g),
-                      helper.make_node("BatchNormalization", [f"c{i}", f"s{i}", f"sh{i}", f"m{i}", f"v{i}"], [f"n{i}"])]
-            y = f"n{i}"
+            y = ch.conv(x, cin, cout, k, stride if i == 0 else 1, g, act=None)
             if residual and i == depth - 1 and cin == cout:
                 out = (size + 2 * (k // 2) - k) // stride + 1
-                nodes.append(helper.make_node("Add", [y, "r"], [f"a{i}"]))
-                extra, y = (("r", (1, cout, out, out)),), f"a{i}"
-            nodes.append(helper.make_node("Relu", [y], ["y" if i == depth - 1 else f"r{i}"]))
-            x = f"r{i}"
-        return model(nodes, (1, c, size, size), inits, extra)
+                y, extra = ch.op("Add", [y, "r"]), (("r", (1, cout, out, out)),)
+            x = ch.op("Relu", [y])
+        return model(*ch.done((1, c, size, size)), extra)
 
     convs = [(3, 64, 224, 7, 2), (64, 64, 56, 3, 1), (64, 256, 56, 1, 1), (256, 64, 56, 1, 1), (128, 128, 28, 3, 1),
              (256, 256, 14, 3, 1), (512, 512, 7, 3, 1), (512, 2048, 7, 1, 1), (1024, 256, 14, 1, 1),
@@ -157,70 +192,35 @@ def _blocks(quick: bool, weight) -> Iterator[tuple[str, tuple[list, tuple, list]
     """Chains of the blocks mobile and efficient networks are built of, each class of group in them
     (conv, depthwise, element-wise, pooling, data movement) at small sizes, where per-kernel costs
     show: (name, (nodes, input shape, initializers))."""
-    from onnx import helper
-
-    class Chain:
-        def __init__(self):
-            self.nodes, self.inits, self.n = [], [], 0
-
-        def op(self, op, ins, **attrs):
-            self.n += 1
-            out = f"t{self.n}"
-            self.nodes.append(helper.make_node(op, ins, [out], **attrs))
-            return out
-
-        def const(self, array_or_shape, name=None):
-            self.n += 1
-            name = name or f"k{self.n}"
-            if isinstance(array_or_shape, tuple):
-                self.inits.append(weight(name, *array_or_shape))
-            else:
-                from onnx import numpy_helper
-                self.inits.append(numpy_helper.from_array(array_or_shape, name))
-            return name
-
-        def conv(self, x, cin, cout, k=1, stride=1, groups=1, act="Relu"):
-            y = self.op("Conv", [x, self.const((cout, cin // groups, k, k)), self.const((cout,))],
-                        pads=[k // 2] * 4, strides=[stride] * 2, group=groups)
-            y = self.op("BatchNormalization", [y] + [self.const((cout,)) for _ in range(3)]
-                        + [self.const(np.ones(cout, np.float32))])
-            if act == "Clip":
-                return self.op("Clip", [y, self.const(np.asarray(0, np.float32)), self.const(np.asarray(6, np.float32))])
-            return self.op(act, [y]) if act else y
-
-        def done(self, y, shape):
-            self.nodes[-1].output[0] = "y"
-            return self.nodes, shape, self.inits
-
     def inverted_residual(c, size, expand=6):
         """MobileNetV2: 1x1 expand + ReLU6, 3x3 depthwise + ReLU6, 1x1 project, residual Add; 4 in a chain."""
-        ch, x = Chain(), "x"
+        ch, x = _Chain(weight), "x"
         for _ in range(CHAIN):
             y = ch.conv(x, c, c * expand, act="Clip")
             y = ch.conv(y, c * expand, c * expand, k=3, groups=c * expand, act="Clip")
             y = ch.conv(y, c * expand, c, act=None)
             x = ch.op("Add", [y, x])
-        return ch.done(x, (1, c, size, size))
+        return ch.done((1, c, size, size))
 
     def squeeze_excite(c, size):
         """Global pool, 1x1 squeeze + ReLU, 1x1 excite + HardSigmoid, channel scale; 4 in a chain."""
-        ch, x = Chain(), "x"
+        ch, x = _Chain(weight), "x"
         for _ in range(CHAIN):
             s = ch.op("GlobalAveragePool", [x])
             s = ch.conv(s, c, max(c // 4, 8))
             s = ch.conv(s, max(c // 4, 8), c, act="HardSigmoid")
             x = ch.op("Mul", [x, s])
-        return ch.done(x, (1, c, size, size))
+        return ch.done((1, c, size, size))
 
     def channel_shuffle(c, size):
         """ShuffleNetV2: 1x1 conv + ReLU, then the shuffle (Reshape, 5-D Transpose, Reshape); 4 in a chain."""
-        ch, x = Chain(), "x"
+        ch, x = _Chain(weight), "x"
         for _ in range(CHAIN):
             y = ch.conv(x, c, c)
             y = ch.op("Reshape", [y, ch.const(np.array([1, 2, c // 2, size, size], np.int64))])
             y = ch.op("Transpose", [y], perm=[0, 2, 1, 3, 4])
             x = ch.op("Reshape", [y, ch.const(np.array([1, c, size, size], np.int64))])
-        return ch.done(x, (1, c, size, size))
+        return ch.done((1, c, size, size))
 
     cases = [("inverted residual", inverted_residual, [(16, 56), (24, 28), (32, 14), (64, 7), (96, 14)]),
              ("squeeze-excite", squeeze_excite, [(16, 56), (40, 28), (96, 14), (576, 7)]),
