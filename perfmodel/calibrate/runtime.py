@@ -1,15 +1,16 @@
-"""Calibration in a runtime (onnxruntime): microbenchmarks of one fused group each, chosen independently
-of any model, and a fit per layer class of the runtime's achieved efficiency (perfmodel.efficiency).
+"""Calibration in a runtime (onnxruntime): microbenchmarks chosen independently of any model, and a fit
+per layer class of the runtime's achieved efficiency (perfmodel.efficiency).
 
-The sweep: dense convs 1x1, 3x3, 5x5, 7x7 (strided and not) over channel counts and sizes, as chains
-of four conv + BatchNorm + ReLU blocks (some ending in a residual Add), grouped and depthwise convs the
-same way, so per-run costs are shared as a model shares them; GEMMs (FC at batch 1 and batched) and
-MatMuls (attention-style); element-wise ops, pooling, softmax and normalization. Each is built with
-onnx.helper, analyzed and fused by perfmodel (so its roofline terms are the ones a model's groups
-get; the memory term at the bandwidth of the cache level its bytes fit) and run in onnxruntime with
-its default session options (all graph optimizations, default threads): the best of several runs,
-noise only ever adds time, less one inference of an empty model (the runtime's own cost of a run,
-stored as `run_us` and added once per inference).
+The sweep: dense convs 1x1, 3x3, 5x5, 7x7 (strided and not, down to 1x1 spatial) over channel counts
+and sizes, as chains of four conv + BatchNorm + ReLU blocks (some ending in a residual Add), grouped
+and depthwise convs the same way, so per-run costs are shared as a model shares them; chains of four
+inverted-residual, squeeze-excite and channel-shuffle blocks; GEMMs (FC at batch 1 and batched) and
+MatMuls (attention-style); element-wise ops, pooling, softmax and normalization, large and small.
+Each is built with onnx.helper, analyzed and fused by perfmodel (so its roofline terms are the ones a
+model's groups get, `efficiency.near_memory_s`) and run in onnxruntime with its default session
+options (all graph optimizations, default threads): the best of several runs in each of `ROUNDS`
+interleaved rounds, noise only ever adds time, less one inference of an empty model (the runtime's
+own cost of a run, stored as `run_us` and added once per inference).
 
 Per class, time = fixed + a x F/P + b x B/W per group; a microbenchmark's time is the sum over its
 groups (n groups of a class: n x fixed + a x sum F/P + b x sum B/W), so blocks that mix classes (an
