@@ -14,10 +14,15 @@ EPILOG = """examples:
   python -m perfmodel calibrate --quick -o this-cpu.toml  # a few seconds, noisier
   python -m perfmodel hw show this-cpu.toml
   python -m perfmodel roofline resnet50 --hw this-cpu.toml
+  python -m perfmodel calibrate --runtime onnxruntime -o ort-cpu.toml   # + onnxruntime, about 35 s
+  python -m perfmodel validate resnet50 --runtime onnxruntime --hw ort-cpu.toml
 
 Measures peak fp32 FLOP/s (numba FMA chains and numpy GEMM), STREAM copy/triad bandwidth and a
 working-set sweep that shows the cache levels. The first run compiles numba kernels (cached after).
-Each figure is repeated; the table shows median, min, max and spread, the spec takes the best."""
+Each figure is repeated; the table shows median, min, max and spread, the spec takes the best.
+With --runtime, microbenchmarks (conv chains, mobile-network blocks, GEMMs, element-wise, pooling) run in
+the runtime in 3 interleaved rounds, and one fit per layer class of fixed + a x FLOPs/peak + b x
+near-memory time is written as [efficiency] (perfmodel/calibrate/runtime.py)."""
 
 
 def register(subparsers) -> None:
