@@ -90,7 +90,7 @@ def _loop_trips(node: GraphNode, body: onnx.GraphProto, graph: Graph) -> tuple[i
         raise Unknown("the loop condition is computed at run time")
     if cond_in and not int(_constant(node, cond_in)):
         return 0, _loop_formals(node, body, graph)
-    if not _passes_condition_through(body):
+    if not _passes_condition_through(body, node):
         raise Unknown("the body computes the loop condition, so the trip count is known only at run time")
     return max(int(m), 0), _loop_formals(node, body, graph)
 
@@ -104,8 +104,9 @@ def _loop_formals(node: GraphNode, body: onnx.GraphProto, graph: Graph) -> list:
     return formal
 
 
-def _passes_condition_through(body: onnx.GraphProto) -> bool:
-    """The body's condition output is its condition input (directly or through Identity) or constant true."""
+def _passes_condition_through(body: onnx.GraphProto, node: GraphNode) -> bool:
+    """The body's condition output is its condition input (directly or through Identity) or a constant
+    true: the body's own, or the enclosing graph's (torch's exporter returns Identity(outer True))."""
     cond_in, cond_out = body.input[1].name, body.output[0].name
     producers = {o: n for n in body.node for o in n.output}
     seen = 0
@@ -114,7 +115,10 @@ def _passes_condition_through(body: onnx.GraphProto) -> bool:
         producer = producers.get(cond_out)
         if producer is None:
             constant = {t.name: t for t in body.initializer}.get(cond_out)
-            return constant is not None and bool(numpy_helper.to_array(constant).all())
+            if constant is not None:
+                return bool(numpy_helper.to_array(constant).all())
+            outer = _constant(node, cond_out)
+            return outer is not None and bool(outer)
         if producer.op_type == "Identity":
             cond_out = producer.input[0]
         elif producer.op_type == "Constant" and producer.attribute:

@@ -108,7 +108,7 @@ def test_if_costs_its_costlier_branch_and_lists_both() -> None:
 
 def test_an_outer_weight_read_in_a_branch_and_outside_counts_once() -> None:
     cost = analyze_model(if_model(outer_shares_w1=True))
-    assert cost.params == 4 * 3 * 9 + 4 * 3 + 1  # w1 once, w2, and Greater's constant operand
+    assert cost.params == 4 * 3 * 9 + 4 * 3  # w1 once, and w2 (Greater's threshold is no parameter)
     assert cost.macs == 2 * 4 * 8 * 8 * 27
 
 

@@ -319,3 +319,18 @@ def test_runtime_normalizations_cost_8_flops_per_element(op: str, attrs) -> None
     layer = only_layer(m)
     assert layer.flops == 8 * 2 * c * 3 * 5
     assert layer.params == (10 if op == "LayerNormalization" else 2 * c)
+
+
+@pytest.mark.parametrize("op", ["Greater", "Less", "Equal", "And"])
+def test_a_comparison_constant_is_not_a_parameter(op: str) -> None:
+    """`x.mean() > 0`: the 0 is a threshold, not a trained weight (an Add's constant is: a bias)."""
+    from onnx import TensorProto, numpy_helper
+
+    elem = TensorProto.BOOL if op == "And" else TensorProto.FLOAT
+    constant = numpy_helper.from_array(np.ones(4, bool if op == "And" else np.float32), "c")
+    node = helper.make_node(op, ["x", "c"], ["y"], name="cmp")
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", elem, [2, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.BOOL, None)], [constant])
+    layer = analyze_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])).layers[0]
+    assert layer.params == 0 and layer.flops == 8
+    assert only_layer(one_node("Add", [(2, 4)], [tensor("b", 4)])).params == 4

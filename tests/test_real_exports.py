@@ -68,3 +68,13 @@ def test_a_real_keep_initializers_as_inputs_export() -> None:
     cost = analyze_model(DATA / "small_keep_inits.onnx", batch=2)
     assert cost.params == independent == 21_914 - 144 and cost.macs == 9_011_840
     assert list(cost.inputs) == ["input"]
+
+
+def test_a_real_scripted_export_with_a_loop_and_a_branch() -> None:
+    """tests/data/export_shape_chains.py: torch.jit.script of a module that loops x.size(1) // 4 times
+    over conv + ReLU and branches on x.mean() > 0, exported by the legacy exporter as an ONNX Loop (its
+    condition an Identity of an outer constant true) and an If. torch: 620 params, 294,944 MACs
+    (FlopCounterMode, the branch taken; both heads cost 32 MACs)."""
+    cost = analyze_model(DATA / "small_control_flow.onnx")
+    assert [layer.op_type for layer in cost.layers if layer.op_type in ("Loop", "If")] == ["Loop", "If"]
+    assert cost.complete and (cost.params, cost.macs) == (620, 294_944)

@@ -24,8 +24,9 @@ UNARY_FLOPS = {
     "LogSoftmax": 5,
 }
 
-BINARY_OPS = ("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Mean", "Sum", "PRelu",
-              "Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "And", "Or", "Where", "Mod")
+BINARY_OPS = ("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Mean", "Sum", "PRelu", "Where", "Mod")
+COMPARISONS = ("Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "And", "Or", "Xor")
+"""Their constant operand is a threshold or a flag (`x.mean() > 0`), never a trained weight."""
 
 
 def _per_element(flops: int):
@@ -40,6 +41,7 @@ for _op, _flops in UNARY_FLOPS.items():  # Softmax normalizes over an axis: not 
 
 
 @rule(*BINARY_OPS, kind=ELEMENTWISE, weights=ANY_INITIALIZER)
+@rule(*COMPARISONS, kind=ELEMENTWISE)
 def binary(node: Node) -> Cost:
     """Broadcasting n-ary op: (inputs - 1) operations per output element (PRelu: compare + multiply)."""
     per_out = 2 if node.op_type == "PRelu" else max(len(node.inputs) - 1, 1)

@@ -1,7 +1,9 @@
-"""How tests/data/small_shuffle_swin_legacy.onnx and small_keep_inits.onnx were made: real torch legacy
-exports (dynamic batch) of a tiny network whose forward reads tensor sizes mid-network, as ShuffleNet's
-channel shuffle and Swin's (shifted) window partition do, and the tiny ResNet of export_small_torch.py
-exported with keep_initializers_as_inputs=True. Run with torch installed:
+"""How tests/data/small_shuffle_swin_legacy.onnx, small_keep_inits.onnx and small_control_flow.onnx were
+made: real torch legacy exports (dynamic batch) of a tiny network whose forward reads tensor sizes
+mid-network, as ShuffleNet's channel shuffle and Swin's (shifted) window partition do; the tiny ResNet
+of export_small_torch.py exported with keep_initializers_as_inputs=True; and a scripted module whose
+forward loops (a trip count read from a tensor's size: an ONNX Loop) and branches on a value (an ONNX
+If). Run with torch installed:
     python tests/data/export_shape_chains.py
 It prints torch's own parameter count and MACs (FlopCounterMode), which tests/test_real_exports.py asserts.
 """
@@ -48,6 +50,25 @@ class Net(nn.Module):
         return s.fc(x.mean((2, 3)))
 
 
+class Looping(nn.Module):
+    """torch.jit.script keeps the loop and the branch: an ONNX Loop (its trip count x.size(1) // 4, 2 at
+    8 channels) over conv + ReLU, then an If choosing one of two heads."""
+
+    def __init__(s):
+        super().__init__()
+        s.conv = nn.Conv2d(8, 8, 3, padding=1)
+        s.fc = nn.Linear(8, 4)
+
+    def forward(s, x):
+        for _ in range(x.size(1) // 4):
+            x = torch.relu(s.conv(x))
+        if bool(x.mean() > 0):
+            y = s.fc(x.mean(dim=(2, 3)))
+        else:
+            y = -s.fc(x.amax(dim=(2, 3)))
+        return y
+
+
 def counts(model, x):
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         model(x)
@@ -70,3 +91,8 @@ if __name__ == "__main__":
                       keep_initializers_as_inputs=True, input_names=["input"], output_names=["output"],
                       dynamic_axes={"input": {0: "batch"}})
     print("keep_initializers_as_inputs: torch params %d, MACs at batch 2 %d" % counts(small, y))
+    looping = Looping().eval()
+    z = torch.randn(1, 8, 16, 16)
+    torch.onnx.export(torch.jit.script(looping), (z,), f"{HERE}/small_control_flow.onnx", dynamo=False,
+                      opset_version=17, input_names=["x"])
+    print("control flow: torch params %d, MACs %d (the branch taken)" % counts(looping, z))
