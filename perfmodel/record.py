@@ -176,9 +176,7 @@ class LayerCost:
         """The same record as `LayerCost(**fields)`, built as the walk needs it for every node: a frozen
         dataclass's __init__ sets its ~50 fields one `object.__setattr__` at a time (6 us a record
         here), this fills the instance's dict at once (2.5 us). Unknown field names are refused as by __init__."""
-        unknown = fields.keys() - _LAYER_DEFAULTS.keys() - _LAYER_REQUIRED
-        missing = _LAYER_REQUIRED - fields.keys()
-        if unknown or missing:
+        if not (fields.keys() <= _LAYER_FIELDS and _LAYER_REQUIRED <= fields.keys()):
             return cls(**fields)  # raises the TypeError __init__ would
         record = object.__new__(cls)
         record.__dict__.update(_LAYER_DEFAULTS)
@@ -246,6 +244,7 @@ _LAYER_REQUIRED = {f.name for f in dataclasses.fields(LayerCost) if f.default is
 _LAYER_DEFAULTS = {f.name: f.default for f in dataclasses.fields(LayerCost) if f.default is not dataclasses.MISSING}
 _LAYER_DEFAULTS.update({f.name: f.default_factory() for f in dataclasses.fields(LayerCost)
                         if f.default_factory is not dataclasses.MISSING})  # read-only: records are never mutated
+_LAYER_FIELDS = {f.name for f in dataclasses.fields(LayerCost)}
 
 
 @dataclass(frozen=True)

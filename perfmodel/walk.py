@@ -78,10 +78,11 @@ def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype:
            memo: dict) -> LayerCost:
     if node.subgraphs:
         return _control_layer(node, graph, counted, dtype, used)
-    in_shapes = tuple(graph.shape(i) if i else None for i in node.inputs)
+    shapes = graph.shapes
+    in_shapes = tuple(shapes.get(i) if i else None for i in node.inputs)
     # An optional output nothing reads (Dropout's mask, BatchNorm's training statistics) whose shape
     # inference left unknown is not produced at inference: it never makes the layer's cost unknown.
-    out_shapes = tuple(graph.shape(o) for o in node.outputs if o and (o in used or graph.shape(o) is not None))
+    out_shapes = tuple(shapes.get(o) for o in node.outputs if o and (o in used or o in shapes))
     rule = _rule(node)
     base = dict(name=node.name, op_type=node.op_type, dtype=dtype,
                 input_shapes=tuple(s or () for s in in_shapes), output_shapes=tuple(s or () for s in out_shapes))
@@ -141,9 +142,9 @@ def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype:
                 params += size
             else:
                 buffers += size
-    written = [(numel(graph.shape(o)), widths.get(o)) for o in node.outputs if o and graph.shape(o) is not None]
     activations = numel(out_shapes[0]) if rule.view else sum(numel(s) for s in out_shapes)
-    int_activations = Fixed.of(written[:1] if rule.view else written)
+    outs = node.outputs[:1] if rule.view else node.outputs
+    int_activations = Fixed.of((numel(shapes[o]), widths[o]) for o in outs if o in widths and o in shapes)
     if rule.view:
         input_elems = 0
         int_inputs = NO_INTEGERS
