@@ -39,22 +39,24 @@ def working_set_bandwidth(nbytes: float, hw: HardwareSpec) -> float:
     return hw.mem_bandwidth
 
 
-def near_memory_s(layer: LayerCost, hw: HardwareSpec, model_weight_bytes: float) -> float:
+def near_memory_s(layer: LayerCost, hw: HardwareSpec, model_weight_bytes: float, compute_s: float) -> float:
     """Seconds of the layer's traffic in steady-state inference: its input and output at the bandwidth
     of the level their bytes fit (just written by the layer before, read by the next); its weights at
     the level all `model_weight_bytes` fit, since one inference reads every weight once and a layer's
     weights stay cached until the next run only if the whole model's do. Weights are read in a stream
     the kernel prefetches as it computes (they do not depend on the layer's data): only the part that
-    takes longer than the layer's compute time at peak costs time."""
+    takes longer than the layer's compute time at peak (`compute_s`, FLOPs / peak) costs time."""
     activations = layer.input_bytes + layer.bytes_written
     weights = layer.weight_bytes_read
     time = activations / working_set_bandwidth(activations, hw) if activations else 0.0
     if weights:  # streamed while the layer computes: only what does not fit in that time costs
         streamed = weights / working_set_bandwidth(max(model_weight_bytes, weights), hw)
-        time += max(0.0, streamed - layer.flops / hw.peak(layer.dtype))
+        time += max(0.0, streamed - compute_s)
     return time
 
 
-def calibrated_time(efficiency: Efficiency, compute_s: float, memory_s: float) -> float:
-    """fixed + compute_scale x F/P + memory_scale x B/W (seconds)."""
-    return efficiency.fixed_us * 1e-6 + efficiency.compute_scale * compute_s + efficiency.memory_scale * memory_s
+def calibrated_time(efficiency: Efficiency, compute_s: float, memory_s: float, kernels: int = 1) -> float:
+    """kernels x fixed + compute_scale x F/P + memory_scale x B/W (seconds): one group, or the sum over
+    `kernels` groups of one class whose F/P and B/W add up to `compute_s` and `memory_s`."""
+    return (kernels * efficiency.fixed_us * 1e-6 + efficiency.compute_scale * compute_s
+            + efficiency.memory_scale * memory_s)

@@ -425,12 +425,9 @@ def load_graph(
     skeletons = {t.name: t for t in tensors}
     graph_nodes: list[GraphNode] = []
     for node in nodes:
-        inner = subgraphs(node)
-        if inner:  # control flow is always a layer: its body's cost is the walk's (perfmodel.control_flow)
-            graph_nodes.append(GraphNode(
-                printable(node.name) or f"{node.op_type}_{len(graph_nodes)}", node.op_type, node.domain,
-                tuple(node.input), tuple(node.output), node_attrs(node), tuple(inner),
-                _scope(reads(node), skeletons, shapes, elem_types)))
+        if _holds_graph(node):  # control flow is always a layer: its body's cost is the walk's
+            graph_nodes.append(_control_node(node, printable(node.name) or f"{node.op_type}_{len(graph_nodes)}",
+                                             skeletons, shapes, elem_types))
             continue
         ins = [i for j, i in enumerate(node.input) if i and j not in TYPE_ONLY_INPUTS.get(node.op_type, ())]
         if ins and all(i in constants for i in ins):
@@ -461,10 +458,16 @@ def _control_flow_fixes(nodes: list[onnx.NodeProto], tensors: list[TensorProto],
     outer = Graph("", {}, (), [], dict(shapes), opset=opset)
     found: dict[str, Shape] = {}
     for n in loops:
-        node = GraphNode(n.name, n.op_type, n.domain, tuple(n.input), tuple(n.output), node_attrs(n),
-                         tuple(subgraphs(n)), _scope(reads(n), skeletons, shapes, elem_types))
+        node = _control_node(n, n.name, skeletons, shapes, elem_types)
         found.update({o: s for o, s in output_shapes(node, outer).items() if o not in shapes})
     return found
+
+
+def _control_node(node: ProtoNode, name: str, skeletons: Mapping[str, TensorProto], shapes: Mapping[str, Shape],
+                  elem_types: Mapping[str, int]) -> GraphNode:
+    """A control-flow node with its subgraphs and the outer tensors they need (perfmodel.control_flow)."""
+    return GraphNode(name, node.op_type, node.domain, tuple(node.input), tuple(node.output), node_attrs(node),
+                     tuple(subgraphs(node)), _scope(reads(node), skeletons, shapes, elem_types))
 
 
 def _scope(names: list[str], skeletons: Mapping[str, TensorProto], shapes: Mapping[str, Shape],

@@ -121,7 +121,7 @@ def predict_layer(layer: LayerCost, peak: float, bandwidth: float,
     bound_s = max(compute_s, memory_s)
     time_s = bound_s
     if efficiency is not None and not layer.is_view and (layer.flops or layer.bytes_total):
-        near = near_memory_s(layer, hw, model_weight_bytes) if hw is not None else memory_s
+        near = near_memory_s(layer, hw, model_weight_bytes, compute_s) if hw is not None else memory_s
         time_s = calibrated_time(efficiency[layer_class(layer)], compute_s, near)
     return LayerPrediction(layer, attainable=min(peak, intensity * bandwidth), bound=bound,
                            time_s=time_s, compute_s=compute_s, memory_s=memory_s, bound_s=bound_s)

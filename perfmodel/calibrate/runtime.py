@@ -54,9 +54,10 @@ class Sample:
         return max(self.terms, key=lambda c: self.terms[c].compute_s + self.terms[c].memory_s)
 
     def predicted(self, efficiency: Mapping[str, Efficiency]) -> float:
-        """Sum over its classes of kernels x fixed + a x F/P + b x B/W: what the roofline predicts."""
-        return sum(t.kernels * efficiency[c].fixed_us * 1e-6 + efficiency[c].compute_scale * t.compute_s
-                   + efficiency[c].memory_scale * t.memory_s for c, t in self.terms.items())
+        """What the roofline predicts for its groups: the calibrated time of each class's groups, summed."""
+        from perfmodel.efficiency import calibrated_time
+
+        return sum(calibrated_time(efficiency[c], t.compute_s, t.memory_s, t.kernels) for c, t in self.terms.items())
 
 
 class _Chain:
@@ -253,7 +254,7 @@ def measure(hw: HardwareSpec, quick: bool = False, runs: int | None = None,
             if lp.known and not lp.layer.is_view and (lp.layer.flops or lp.layer.bytes_total):
                 c, t = layer_class(lp.layer), terms.get(layer_class(lp.layer), Term(0, 0.0, 0.0))
                 terms[c] = Term(t.kernels + 1, t.compute_s + lp.compute_s,
-                                t.memory_s + near_memory_s(lp.layer, hw, groups.weight_bytes))
+                                t.memory_s + near_memory_s(lp.layer, hw, groups.weight_bytes, lp.compute_s))
         session = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
         benches.append((name, terms, session, random_feeds(session, seed=1)))
     best = [float("inf")] * len(benches)
