@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -20,7 +21,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from perfmodel.errors import PerfmodelError
 from perfmodel.shapes import (
-    FOLD_LIMIT, ProtoNode, ceil_pool_fixes, derived_is_param, fold_constants, infer_shapes, node_attrs,
+    FOLD_LIMIT, ProtoNode, ceil_pool_fixes, derived_is_param, fold_constants, infer_shapes, inferred_shapes,
     same_shape_fixes,
 )
 from perfmodel.skim import skim_model_bytes
@@ -215,6 +216,16 @@ def _skeleton_tensor(tensor: TensorProto) -> TensorProto:
     return bare
 
 
+_DATA_FIELDS = ("raw_data", "float_data", "int32_data", "string_data", "int64_data", "double_data", "uint64_data",
+                "data_location", "external_data")
+
+
+def _strip(tensor: TensorProto) -> None:
+    """Drop a large or external tensor's data in place (the skeleton of `_skeleton_tensor`, not copied)."""
+    for field_name in _DATA_FIELDS:
+        tensor.ClearField(field_name)
+
+
 def subgraphs(node: onnx.NodeProto) -> list[tuple[str, onnx.GraphProto]]:
     """(attribute name, graph) of each subgraph a node holds (If's branches, Loop's and Scan's body)."""
     found = []
@@ -224,10 +235,6 @@ def subgraphs(node: onnx.NodeProto) -> list[tuple[str, onnx.GraphProto]]:
         elif attr.type == onnx.AttributeProto.GRAPHS:
             found.extend((attr.name, g) for g in attr.graphs)
     return found
-
-
-def _holds_graph(node: onnx.NodeProto) -> bool:
-    return any(a.type == onnx.AttributeProto.GRAPH or a.type == onnx.AttributeProto.GRAPHS for a in node.attribute)
 
 
 def outer_references(graph: onnx.GraphProto) -> set[str]:
@@ -254,10 +261,21 @@ def reads(node: onnx.NodeProto) -> list[str]:
     return names
 
 
-def _topological(nodes: list[onnx.NodeProto], available: set[str]) -> list[onnx.NodeProto]:
-    """Nodes in an order where every input is defined first; error on a cycle, an undefined input, or
-    a tensor name assigned twice (ONNX's single static assignment)."""
-    read = {id(n): reads(n) if _holds_graph(n) else [i for i in n.input if i] for n in nodes}
+def _topological(nodes: list[ProtoNode], available: set[str]) -> list[ProtoNode]:
+    """Nodes in an order where every input is defined first (`nodes` itself when it already is, as
+    the ONNX spec requires); error on a cycle, an undefined input, or a tensor name assigned twice
+    (ONNX's single static assignment)."""
+    defined = set(available) | {""}  # "": an absent optional input
+    for n in nodes:  # one pass over a sorted graph; anything else is looked at closely below
+        if not defined.issuperset(reads(n) if n.holds_graph else n.input):
+            break
+        before = len(defined)
+        defined.update(n.output)
+        if len(defined) - before != len(n.output) - n.output.count(""):
+            break
+    else:
+        return nodes
+    read = {id(n): reads(n) if n.holds_graph else [i for i in n.input if i] for n in nodes}
     writer: dict[str, str] = {}
     for n in nodes:
         for o in n.output:
@@ -276,20 +294,17 @@ def _topological(nodes: list[onnx.NodeProto], available: set[str]) -> list[onnx.
                     f"node '{n.name or n.op_type}' ({n.op_type}) reads '{name}', which no node, graph input "
                     f"or initializer defines (missing initializer?)"
                 )
-    done = set(available)
-    if all(all(i in done for i in read[id(n)]) and not done.update(o for o in n.output if o) for n in nodes):
-        return nodes  # already sorted, as the ONNX spec requires
     # Kahn's algorithm: a node is ready once every tensor it reads is defined.
     producer = {o: n for n in nodes for o in n.output if o}
     waiting = {id(n): len({i for i in read[id(n)] if i in producer}) for n in nodes}
-    readers: dict[str, list[onnx.NodeProto]] = {}
+    readers: dict[str, list[ProtoNode]] = {}
     for n in nodes:
         for i in {i for i in read[id(n)] if i in producer}:
             readers.setdefault(i, []).append(n)
-    queue = [n for n in nodes if waiting[id(n)] == 0]
-    order: list[onnx.NodeProto] = []
+    queue = deque(n for n in nodes if waiting[id(n)] == 0)
+    order: list[ProtoNode] = []
     while queue:
-        n = queue.pop(0)
+        n = queue.popleft()
         order.append(n)
         for o in n.output:
             for r in readers.get(o, ()):
@@ -380,57 +395,67 @@ def load_graph(
     g = model.graph
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
 
-    tensors: list[TensorProto] = [_skeleton_tensor(t) for t in g.initializer]
-    nodes = []
-    for node in map(ProtoNode, g.node):
-        check_arity(node, opset)
-        if node.op_type == "Constant" and node.domain in ("", "ai.onnx") and node.attribute:
-            tensors.append(_skeleton_tensor(constant_node_tensor(node)))
-        else:
-            nodes.append(node)
-    runtime = inputs_with_defaults(g, nodes, {t.name: t.data_type for t in g.initializer})
-    if runtime:  # costed as inputs: their default values are never folded into the graph
-        tensors = [t for t in tensors if t.name not in runtime]
-    init_names = {t.name for t in tensors}
+    shapes, elem_types, values = _read_constants(g.initializer)
+    nodes, held = _read_nodes(g.node, opset)  # held: the tensors Constant nodes hold
+    held_shapes, held_types, held_values = _read_constants(held)
+    shapes |= held_shapes
+    elem_types |= held_types
+    values |= held_values
+    runtime = inputs_with_defaults(g, nodes, elem_types)
+    for tensor_name in runtime:  # costed as inputs: their default values are never folded into the graph
+        del shapes[tensor_name], elem_types[tensor_name]
+        values.pop(tensor_name, None)
+    init_names = set(shapes)
     inputs = resolve_inputs(g, init_names, batch, input_shapes or {})
-    nodes = _topological(nodes, set(inputs) | init_names)
+    ordered = _topological(nodes, set(inputs) | init_names)
     outputs = tuple(o.name for o in g.output)
     input_types = {i.name: i.type.tensor_type.elem_type for i in g.input}
-    ir_version, opsets, graph_name = model.ir_version, list(model.opset_import), g.name
-    del model, g  # from here on, no weight data is referenced
+    shapes |= inputs
+    elem_types |= input_types
 
-    # small constants' values, as TensorProto until a fold needs them as arrays (most never do)
-    values: dict[str, Any] = {t.name: t for t in tensors if has_data(t) and math.prod(t.dims) <= FOLD_LIMIT}
+    # The first inference runs on the model as read, its inputs resolved and large weights' data
+    # dropped in place (it is ours, and in order); a model given as a ModelProto, or one later passes
+    # change, is inferred as a skeleton built apart.
+    as_read = not isinstance(source, onnx.ModelProto) and ordered is nodes and not runtime \
+        and all(t.name in values or not has_data(t) for t in held)
+    skeletons = _Skeletons(g, held, runtime, as_read)
+    ir_version, opsets, graph_name = model.ir_version, list(model.opset_import), g.name
     constants = set(init_names)
     param_like = set(init_names)
-    shapes: dict[str, Shape] = {}
     corrected: dict[str, Shape] = {}
-    for _ in range(len(nodes) + 1):  # fold -> infer to a fixpoint: each pass may unlock the next shape chain
-        shapes, elem_types = infer_shapes(nodes, tensors, inputs, input_types, outputs, ir_version, opsets, corrected)
-        fixes = ceil_pool_fixes(nodes, shapes) | same_shape_fixes(nodes, shapes) \
-            | _control_flow_fixes(nodes, tensors, shapes, elem_types, opset)
+    for step in range(len(nodes) + 1):  # fold -> infer to a fixpoint: each pass may unlock the next shape chain
+        if step == 0 and as_read:
+            found, found_types = inferred_shapes(_inference_model(model, inputs, input_types, outputs, values), strict=True)
+            shapes |= found
+            elem_types |= found_types
+        else:
+            shapes, elem_types = infer_shapes(ordered, skeletons.tensors, inputs, input_types, outputs, ir_version,
+                                              opsets, corrected)
+        fixes = ceil_pool_fixes(ordered, shapes) | same_shape_fixes(ordered, shapes) \
+            | _control_flow_fixes(ordered, skeletons, shapes, elem_types, opset)
         shapes.update(fixes)
         corrected.update(fixes)
-        nodes, new = fold_constants(nodes, values, shapes, opset, param_like, elem_types, corrected)
+        ordered, new = fold_constants(ordered, values, shapes, opset, param_like, elem_types, corrected)
         if not new and not fixes:
             break
         for tensor_name, value in new.items():
-            tensors.append(numpy_helper.from_array(value, tensor_name))
+            skeletons.tensors.append(numpy_helper.from_array(value, tensor_name))
             constants.add(tensor_name)
+    del model, g  # from here on, only skeletons (no large weight data) are referenced
 
     # Nodes fed only by constants compute weights, not activations (a weight Transpose, a
     # DequantizeLinear, a ConstantOfShape weight, the zero bias a dynamo export Expands from a
     # scalar): their outputs are constants and they are not layers. Which of them are parameters:
     # shapes.derived_is_param.
-    skeletons = {t.name: t for t in tensors}
     graph_nodes: list[GraphNode] = []
-    for node in nodes:
-        if _holds_graph(node):  # control flow is always a layer: its body's cost is the walk's
+    for node in ordered:
+        if node.holds_graph:  # control flow is always a layer: its body's cost is the walk's
             graph_nodes.append(_control_node(node, printable(node.name) or f"{node.op_type}_{len(graph_nodes)}",
-                                             skeletons, shapes, elem_types))
+                                             skeletons.by_name, shapes, elem_types))
             continue
-        ins = [i for j, i in enumerate(node.input) if i and j not in TYPE_ONLY_INPUTS.get(node.op_type, ())]
-        if ins and all(i in constants for i in ins):
+        skip = TYPE_ONLY_INPUTS.get(node.op_type)
+        ins = [i for j, i in enumerate(node.input) if i and j not in skip] if skip else [i for i in node.input if i]
+        if ins and constants.issuperset(ins):
             outs = [o for o in node.output if o]
             constants.update(outs)
             sizes = {i: math.prod(shapes.get(i, ())) for i in ins}
@@ -438,15 +463,95 @@ def load_graph(
                 node, sizes, values, param_like, math.prod(shapes[o])))
             continue
         graph_nodes.append(GraphNode(printable(node.name) or f"{node.op_type}_{len(graph_nodes)}", node.op_type,
-                                     node.domain, tuple(node.input), tuple(node.output), node_attrs(node)))
-    float_tensors = {name for name, elem in elem_types.items() if elem in FLOAT_TYPES}
-    for tensor_name, shape in shapes.items():
-        _check_size(f"tensor '{tensor_name}'", shape)
+                                     node.domain, node.input, node.output, node.attrs))
+    float_tensors = {tensor_name for tensor_name, elem in elem_types.items() if elem in FLOAT_TYPES}
+    huge = next((n for n, shape in shapes.items() if math.prod(shape) > MAX_ELEMS), None)
+    if huge is not None:
+        _check_size(f"tensor '{huge}'", shapes[huge])
     return Graph(graph_name or name, inputs, outputs, graph_nodes, shapes, constants, param_like, float_tensors, opset,
                  fixed_widths(elem_types))
 
 
-def _control_flow_fixes(nodes: list[onnx.NodeProto], tensors: list[TensorProto], shapes: dict[str, Shape],
+def _read_constants(tensors) -> tuple[dict[str, Shape], dict[str, int], dict[str, TensorProto]]:
+    """Dims and element type of each stored tensor, and the small ones with data (the values folding
+    may read, kept as TensorProto until a fold needs them as arrays; most never do). One pass: each
+    read of a protobuf field costs, and a model may hold 100,000 initializers."""
+    shapes: dict[str, Shape] = {}
+    elem_types: dict[str, int] = {}
+    values: dict[str, TensorProto] = {}
+    for tensor in tensors:
+        tensor_name, dims = tensor.name, tuple(tensor.dims)
+        shapes[tensor_name] = dims
+        elem_types[tensor_name] = tensor.data_type
+        if math.prod(dims) <= FOLD_LIMIT and (tensor.raw_data and not _is_external(tensor) or has_data(tensor)):
+            values[tensor_name] = tensor
+    return shapes, elem_types, values
+
+
+def _read_nodes(protos, opset: int) -> tuple[list[ProtoNode], list[TensorProto]]:
+    """The nodes (each checked for its op's arity) and, apart, the tensors Constant nodes hold."""
+    nodes: list[ProtoNode] = []
+    held: list[TensorProto] = []
+    checked: set[tuple] = set()
+    for node in map(ProtoNode, protos):
+        signature = (node.op_type, node.domain, len(node.input), len(node.output))
+        if signature not in checked:
+            check_arity(node, opset)
+            checked.add(signature)
+        if node.op_type == "Constant" and node.domain in ("", "ai.onnx") and node.attribute:
+            held.append(constant_node_tensor(node))
+        else:
+            nodes.append(node)
+    return nodes, held
+
+
+class _Skeletons:
+    """The stored tensors as weight-free skeletons (`_skeleton_tensor`), made once when a pass needs
+    them; `as_read`: the model's own initializers are stripped in place instead of copied."""
+
+    def __init__(self, graph: onnx.GraphProto, held: list[TensorProto], runtime: set[str], as_read: bool):
+        self._graph, self._held, self._runtime, self._as_read = graph, held, runtime, as_read
+        self._tensors: list[TensorProto] | None = None
+        self._by_name: dict[str, TensorProto] | None = None
+
+    @property
+    def tensors(self) -> list[TensorProto]:
+        if self._tensors is None:
+            stored = [t for t in self._graph.initializer if t.name not in self._runtime]
+            if not self._as_read:  # else _inference_model stripped them in place
+                stored = [_skeleton_tensor(t) for t in stored]
+            self._tensors = stored + [_skeleton_tensor(t) for t in self._held]
+            self._graph = None
+        return self._tensors
+
+    @property
+    def by_name(self) -> dict[str, TensorProto]:
+        if self._by_name is None or len(self._by_name) != len(self.tensors):  # folding appends tensors
+            self._by_name = {t.name: t for t in self.tensors}
+        return self._by_name
+
+
+def _inference_model(model: onnx.ModelProto, inputs: Mapping[str, Shape], input_types: Mapping[str, int],
+                     outputs: tuple[str, ...], values: Mapping[str, TensorProto]) -> onnx.ModelProto:
+    """`model` itself made ready for onnx's inference: large weights' data dropped, the inputs at their
+    resolved shapes, declared outputs' and intermediates' types left to inference (as the skeleton
+    `shapes.infer_shapes` builds), local functions left out (their ops are never costed)."""
+    g = model.graph
+    for tensor in g.initializer:
+        if tensor.name not in values:
+            _strip(tensor)
+    for field_name in ("input", "output", "value_info"):
+        g.ClearField(field_name)
+    g.input.extend(helper.make_tensor_value_info(n, input_types.get(n) or TensorProto.FLOAT, list(s))
+                   for n, s in inputs.items())
+    g.output.extend(helper.make_tensor_value_info(o, TensorProto.UNDEFINED, None) for o in outputs)
+    for field_name in ("functions", "training_info"):
+        model.ClearField(field_name)
+    model.ir_version = max(model.ir_version, 4)
+    return model
+
+
+def _control_flow_fixes(nodes: list[ProtoNode], skeletons: _Skeletons, shapes: dict[str, Shape],
                         elem_types: Mapping[str, int], opset: int) -> dict[str, Shape]:
     """Shapes of Loop and Scan outputs that onnx's inference leaves unknown (perfmodel.control_flow)."""
     loops = [n for n in nodes if n.op_type in ("Loop", "Scan") and any(o and o not in shapes for o in n.output)]
@@ -454,11 +559,10 @@ def _control_flow_fixes(nodes: list[onnx.NodeProto], tensors: list[TensorProto],
         return {}
     from perfmodel.control_flow import output_shapes
 
-    skeletons = {t.name: t for t in tensors}
     outer = Graph("", {}, (), [], dict(shapes), opset=opset)
     found: dict[str, Shape] = {}
     for n in loops:
-        node = _control_node(n, n.name, skeletons, shapes, elem_types)
+        node = _control_node(n, n.name, skeletons.by_name, shapes, elem_types)
         found.update({o: s for o, s in output_shapes(node, outer).items() if o not in shapes})
     return found
 
@@ -466,7 +570,7 @@ def _control_flow_fixes(nodes: list[onnx.NodeProto], tensors: list[TensorProto],
 def _control_node(node: ProtoNode, name: str, skeletons: Mapping[str, TensorProto], shapes: Mapping[str, Shape],
                   elem_types: Mapping[str, int]) -> GraphNode:
     """A control-flow node with its subgraphs and the outer tensors they need (perfmodel.control_flow)."""
-    return GraphNode(name, node.op_type, node.domain, tuple(node.input), tuple(node.output), node_attrs(node),
+    return GraphNode(name, node.op_type, node.domain, node.input, node.output, node.attrs,
                      tuple(subgraphs(node)), _scope(reads(node), skeletons, shapes, elem_types))
 
 

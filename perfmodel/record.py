@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from functools import cached_property
+from operator import attrgetter
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -278,7 +279,7 @@ class ModelCost:
         return not self.unknown_layers
 
     def _sum(self, attr: str) -> int:
-        return sum(getattr(layer, attr) for layer in self.layers)
+        return sum(map(attrgetter(attr), self.layers))
 
     @property
     def params(self) -> int:

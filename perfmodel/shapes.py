@@ -21,20 +21,39 @@ FOLD_LIMIT = 4096
 
 
 class ProtoNode:
-    """A NodeProto with its inputs and outputs read once into tuples: the loader's passes read them
-    many times, and each read of a protobuf repeated field builds its strings anew (about 0.1 s per
-    pass over 50,000 nodes). `proto` is the node itself, for onnx's own functions."""
+    """A NodeProto read once: its inputs and outputs as tuples, its attributes as values (`node_attrs`),
+    and whether it holds subgraphs. The loader's passes read these many times, and each read of a
+    protobuf field builds its value anew. `proto` is the node itself, for onnx's own functions."""
 
-    __slots__ = ("proto", "name", "op_type", "domain", "input", "output", "attribute")
+    __slots__ = ("proto", "name", "op_type", "domain", "input", "output", "attribute", "attrs", "holds_graph")
 
     def __init__(self, proto: onnx.NodeProto):
         self.proto, self.name, self.op_type, self.domain = proto, proto.name, proto.op_type, proto.domain
         self.input, self.output, self.attribute = tuple(proto.input), tuple(proto.output), proto.attribute
+        self.attrs = node_attrs(self) if self.attribute else {}
+        self.holds_graph = bool(self.attribute) and any(a.type in _GRAPH_TYPES for a in self.attribute)
+
+
+_GRAPH_TYPES = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+_PLAIN = {  # attribute type -> its value, for the types cost rules read (the rest: onnx's helper)
+    onnx.AttributeProto.INT: lambda a: a.i,
+    onnx.AttributeProto.INTS: lambda a: tuple(a.ints),
+    onnx.AttributeProto.FLOAT: lambda a: a.f,
+    onnx.AttributeProto.FLOATS: lambda a: tuple(a.floats),
+    onnx.AttributeProto.STRING: lambda a: printable(a.s),
+    onnx.AttributeProto.STRINGS: lambda a: tuple(printable(v) for v in a.strings),
+}
 
 
 def node_attrs(node: onnx.NodeProto) -> dict[str, Any]:
+    """The node's attributes as plain values (strings printable, lists as tuples); tensors and
+    subgraphs left out, as no cost depends on their values."""
     attrs: dict[str, Any] = {}
     for attr in node.attribute:
+        read = _PLAIN.get(attr.type)
+        if read is not None and not attr.ref_attr_name:
+            attrs[attr.name] = read(attr)
+            continue
         value = helper.get_attribute_value(attr)
         if isinstance(value, bytes):
             value = printable(value)
@@ -72,7 +91,7 @@ def _static_shape(value: onnx.ValueInfoProto) -> Shape | None:
     return tuple(dims)
 
 
-def infer_shapes(nodes: list[onnx.NodeProto], tensors: list[TensorProto], inputs: Mapping[str, Shape],
+def infer_shapes(nodes: list[ProtoNode], tensors: list[TensorProto], inputs: Mapping[str, Shape],
                  input_types: Mapping[str, int], outputs: tuple[str, ...], ir_version: int,
                  opsets: list, known: Mapping[str, Shape]) -> tuple[dict[str, Shape], dict[str, int]]:
     """Static shapes and element types of every tensor, by onnx's shape inference on a weight-free
@@ -92,19 +111,35 @@ def infer_shapes(nodes: list[onnx.NodeProto], tensors: list[TensorProto], inputs
     # Strict while nothing is corrected: a node that breaks its op's spec is an error here, not an
     # "unknown" cost later. Once ceil_pool_fixes overrides a shape onnx gets wrong, strict mode would
     # reject the override itself, so later passes run lenient (the walk's own checks still apply).
+    shapes, elem_types = inferred_shapes(model, strict=not known)
+    return dict(inputs) | {t.name: tuple(t.dims) for t in tensors} | shapes, \
+        {t.name: t.data_type for t in tensors} | dict(input_types) | elem_types
+
+
+def inferred_shapes(model: onnx.ModelProto, strict: bool) -> tuple[dict[str, Shape], dict[str, int]]:
+    """The static shapes and element types onnx's shape inference finds for the model's intermediate
+    tensors and outputs; an invalid node (strict mode) is an error naming it."""
     try:
-        inferred = shape_inference.infer_shapes(model, check_type=False, strict_mode=not known, data_prop=True)
+        inferred = shape_inference.infer_shapes(model, check_type=False, strict_mode=strict, data_prop=True)
     except Exception as exc:
         raise invalid_model(str(exc)) from None
-    shapes: dict[str, Shape] = dict(inputs) | {t.name: tuple(t.dims) for t in tensors}  # Shape(weight) folds too
-    elem_types = {t.name: t.data_type for t in tensors} | dict(input_types)
-    for value in list(inferred.graph.value_info) + list(inferred.graph.output):
-        shape = _static_shape(value)
-        if shape is not None:
-            shapes[value.name] = shape
-        if value.type.tensor_type.elem_type:
-            elem_types[value.name] = value.type.tensor_type.elem_type
+    shapes: dict[str, Shape] = {}
+    elem_types: dict[str, int] = {}
+    for values in (inferred.graph.value_info, inferred.graph.output):
+        for value in values:
+            tensor_type = value.type.tensor_type
+            if tensor_type.elem_type:
+                elem_types[value.name] = tensor_type.elem_type
+            if not tensor_type.HasField("shape"):
+                continue
+            dims = tuple([d.dim_value for d in tensor_type.shape.dim])
+            if dims and min(dims) <= 0:  # a symbolic dim reads 0: look closer
+                dims = _static_shape(value)
+            if dims is not None:
+                shapes[value.name] = dims
     return shapes, elem_types
+
+
 SAME_SHAPE_OPS = ("GroupNormalization",)
 """Ops whose output has their input's shape (ONNX spec) but for which onnx's inference infers none
 (GroupNormalization is a function op onnx does not expand during inference)."""
@@ -124,7 +159,7 @@ def ceil_pool_fixes(nodes: list[onnx.NodeProto], shapes: Mapping[str, Shape]) ->
     for node in nodes:
         if node.op_type not in ("MaxPool", "AveragePool", "LpPool") or node.input[0] not in shapes:
             continue
-        attrs = node_attrs(node)
+        attrs = node.attrs
         if not attrs.get("ceil_mode") or attrs.get("auto_pad", "NOTSET") != "NOTSET" or node.output[0] not in shapes:
             continue
         x, got = shapes[node.input[0]], shapes[node.output[0]]
@@ -208,9 +243,9 @@ def infer_node(node: onnx.NodeProto, shapes: dict[str, Shape], elem_types: dict[
     return found
 
 
-def fold_constants(nodes: list[onnx.NodeProto], values: dict[str, Any], shapes: dict[str, Shape],
+def fold_constants(nodes: list[ProtoNode], values: dict[str, Any], shapes: dict[str, Shape],
                    opset: int, param_like: set[str], elem_types: dict[str, int],
-                   corrected: dict[str, Shape]) -> tuple[list[onnx.NodeProto], dict[str, Any]]:
+                   corrected: dict[str, Shape]) -> tuple[list[ProtoNode], dict[str, Any]]:
     """One topological pass: evaluate nodes whose inputs are all known small constants (or Shape of a
     static tensor), and infer the shapes the whole-graph inference could not know yet (a Reshape
     whose target shape was only just folded), so a chain Shape -> ... -> Reshape -> Shape -> ...
@@ -222,12 +257,12 @@ def fold_constants(nodes: list[onnx.NodeProto], values: dict[str, Any], shapes: 
     """
     import numpy as np
 
-    remaining: list[onnx.NodeProto] = []
+    remaining: list[ProtoNode] = []
     new: dict[str, Any] = {}
     for node in nodes:
         if node.op_type == "Shape" and node.input[0] in shapes and node.domain in ("", "ai.onnx"):
             full = np.array(shapes[node.input[0]], dtype=np.int64)
-            attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+            attrs = node.attrs
             rank = len(full)
             start = attrs.get("start", 0)
             end = attrs.get("end", rank)
@@ -242,11 +277,10 @@ def fold_constants(nodes: list[onnx.NodeProto], values: dict[str, Any], shapes: 
             fix = ceil_pool_fixes([node], shapes)
             shapes.update(fix)
             corrected.update(fix)
-        size = fold_output_elems(node, values, shapes)
         if ins and all(i in values for i in ins) and node.domain in ("", "ai.onnx") and node.op_type not in (
             "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial",
             "If", "Loop", "Scan",  # control flow is costed, never run: a loop's trip count may be anything
-        ) and (size is None or size <= FOLD_LIMIT):
+        ) and ((size := fold_output_elems(node, values, shapes)) is None or size <= FOLD_LIMIT):
             try:
                 outs = _evaluate(node, [_array(values[i]) if i else None for i in node.input], opset)
             except Exception:

@@ -52,7 +52,8 @@ def walk(graph: Graph, *, dtype: str = "fp32", name: str | None = None, counted:
     used = {i for node in graph.nodes for i in _reads(node) if i} | set(graph.outputs)
     memo: dict = {}
     layers = [_layer(node, graph, counted, field, dtype, used, memo) for node in graph.nodes]
-    unsupported = tuple(sorted({n.op_type for n in graph.nodes if _rule(n) is None}))
+    unsupported = tuple(sorted({op for op, domain in {(n.op_type, n.domain) for n in graph.nodes}
+                                if _rule_for(op, domain) is None}))
     if unsupported:
         warnings.warn(f"no cost rule for {', '.join(unsupported)}: their cost is reported as unknown",
                       UnsupportedOpWarning, stacklevel=2)
@@ -79,39 +80,83 @@ def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype:
     if node.subgraphs:
         return _control_layer(node, graph, counted, dtype, used)
     shapes = graph.shapes
-    in_shapes = tuple(shapes.get(i) if i else None for i in node.inputs)
+    in_shapes = tuple([shapes.get(i) if i else None for i in node.inputs])
     # An optional output nothing reads (Dropout's mask, BatchNorm's training statistics) whose shape
     # inference left unknown is not produced at inference: it never makes the layer's cost unknown.
-    out_shapes = tuple(shapes.get(o) for o in node.outputs if o and (o in used or o in shapes))
+    out_shapes = tuple([shapes.get(o) for o in node.outputs if o and (o in used or o in shapes)])
     rule = _rule(node)
-    base = dict(name=node.name, op_type=node.op_type, dtype=dtype,
-                input_shapes=tuple(s or () for s in in_shapes), output_shapes=tuple(s or () for s in out_shapes))
-    known = all(s is not None for s in out_shapes) and all(
-        s is not None for i, s in zip(node.inputs, in_shapes) if i)
-    if rule is None or not known:
-        if rule is not None:
-            warnings.warn(f"node '{node.name}' ({node.op_type}): shapes unknown after inference; cost unknown",
-                          UnsupportedOpWarning, stacklevel=3)
-        return LayerCost(**base, attributes=dict(node.attrs), supported=False,
-                         activations=sum(numel(s) for s in out_shapes if s), input_names=tuple(node.inputs),
-                         output_names=tuple(node.outputs),
-                         activation_slots=tuple(i for i, t in enumerate(node.inputs) if t and t not in graph.constants))
-    key = (node.op_type, in_shapes, out_shapes, tuple(node.attrs.items()))
-    try:  # nodes alike in op, shapes and attributes cost alike (repeated blocks)
+    if rule is None or None in out_shapes or None in in_shapes and any(
+            s is None for i, s in zip(node.inputs, in_shapes) if i):
+        return _unknown_layer(node, graph, rule, in_shapes, out_shapes, dtype)
+    widths = graph.widths
+    roles = tuple([_role(t, graph) for t in node.inputs])
+    key = (node.op_type, in_shapes, out_shapes, roles, tuple([widths.get(o) for o in node.outputs]),
+           tuple(node.attrs.items()))
+    try:  # nodes alike in op, shapes, attributes and operands cost alike (repeated blocks)
         found = memo.get(key)
     except TypeError:  # an attribute value that cannot be hashed: no memo for this node
         key, found = None, None
     if found is None:
-        found = _rule_cost(node, rule, graph.opset, in_shapes, out_shapes)
+        found = _template(node, graph, rule, in_shapes, out_shapes, dtype)
         if key is not None:
             memo[key] = found
-    attrs, geometry, cost = found
-    attrs = dict(attrs)
+    template, stored = found
+    record = object.__new__(LayerCost)
+    fields = record.__dict__
+    fields.update(template)
+    fields["name"] = node.name
+    fields["input_names"] = node.inputs
+    fields["output_names"] = node.outputs
+    fields["receptive_field"] = _receptive_field(node, rule, out_shapes, template["window"], field)
+    del fields["window"]
+    if widths:
+        fields["widths"] = {t: widths[t] for t in node.inputs + node.outputs if t in widths}
+    for index, kind, size, share in stored:  # a weight shared with an earlier layer is counted there
+        tensor = node.inputs[index]
+        if tensor in counted:
+            fields[kind] -= size
+            fields["int_stored"] = Fixed(fields["int_stored"].elems - share.elems,
+                                         fields["int_stored"].bytes - share.bytes)
+        else:
+            counted.add(tensor)
+    return record
 
+
+def _role(tensor: str, graph: Graph) -> tuple[int, int | None]:
+    """What a node's input is, as its cost depends on it: (0 absent or an activation, 1 a constant,
+    2 a float parameter-like constant, 3 another parameter-like one; its fixed width or None)."""
+    if not tensor or tensor not in graph.constants:
+        kind = 0
+    elif tensor not in graph.param_like:
+        kind = 1
+    else:
+        kind = 2 if tensor in graph.float_tensors else 3
+    return kind, graph.widths.get(tensor)
+
+
+def _unknown_layer(node: GraphNode, graph: Graph, rule: Rule | None, in_shapes: tuple, out_shapes: tuple,
+                   dtype: str) -> LayerCost:
+    """A node with no cost rule, or whose shapes inference left unknown: its cost is unknown."""
+    if rule is not None:
+        warnings.warn(f"node '{node.name}' ({node.op_type}): shapes unknown after inference; cost unknown",
+                      UnsupportedOpWarning, stacklevel=4)
+    return LayerCost(name=node.name, op_type=node.op_type, dtype=dtype, input_shapes=tuple(s or () for s in in_shapes),
+                     output_shapes=tuple(s or () for s in out_shapes), attributes=dict(node.attrs), supported=False,
+                     activations=sum(numel(s) for s in out_shapes if s), input_names=tuple(node.inputs),
+                     output_names=tuple(node.outputs),
+                     activation_slots=tuple(i for i, t in enumerate(node.inputs) if t and t not in graph.constants))
+
+
+def _template(node: GraphNode, graph: Graph, rule: Rule, in_shapes: tuple, out_shapes: tuple,
+              dtype: str) -> tuple[dict[str, Any], tuple]:
+    """The record of every node alike to `node` (`_layer`'s key), as fields, with its stored weights
+    counted as first seen here; and those weights' slots, (slot, "params" or "non_trainable_params",
+    elements, integer share), for `_layer` to discount the ones an earlier layer counted."""
+    attrs, geometry, cost = _rule_cost(node, rule, graph.opset, in_shapes, out_shapes)
     params = buffers = weight_elems = input_elems = 0
     widths = graph.widths
     int_weights = int_inputs = int_stored = NO_INTEGERS
-    stored: set[int] = set()  # input slots holding a stored constant (weight or buffer)
+    stored = []  # input slots holding a stored constant (weight or buffer)
     activation_slots = []
     for index, tensor in enumerate(node.inputs):
         if not tensor:
@@ -121,47 +166,46 @@ def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype:
         share = Fixed(size, size * width) if width else NO_INTEGERS
         if tensor not in graph.constants:
             input_elems += size
-            if width:
-                int_inputs += share
+            int_inputs += share
             activation_slots.append(index)
             continue
         kind = _param_kind(rule, index, tensor in graph.float_tensors)
-        if tensor not in graph.param_like:
-            kind = None
-        if kind is None:
+        if kind is None or tensor not in graph.param_like:
             continue
-        stored.add(index)
         weight_elems += size
-        if width:
-            int_weights += share
-        if tensor not in counted:
-            counted.add(tensor)
-            if width:
-                int_stored += share
-            if kind == "weight":
-                params += size
-            else:
-                buffers += size
+        int_weights += share
+        int_stored += share
+        if kind == "weight":
+            params += size
+        else:
+            buffers += size
+        stored.append((index, "params" if kind == "weight" else "non_trainable_params", size, share))
     activations = numel(out_shapes[0]) if rule.view else sum(numel(s) for s in out_shapes)
     outs = node.outputs[:1] if rule.view else node.outputs
-    int_activations = Fixed.of((numel(shapes[o]), widths[o]) for o in outs if o in widths and o in shapes)
+    int_activations = Fixed.of((numel(graph.shapes[o]), widths[o]) for o in outs if o in widths and o in graph.shapes)
     if rule.view:
         input_elems = 0
         int_inputs = NO_INTEGERS
     gemm = cost.gemm
-    if gemm is not None and gemm.weight_input not in stored:
+    if gemm is not None and gemm.weight_input not in {slot for slot, *_ in stored}:
         gemm = dataclasses.replace(gemm, weight_input=None)  # B is an activation (MatMul of two tensors)
-    return LayerCost.of(
-        **base, attributes=attrs, params=params, non_trainable_params=buffers, macs=cost.macs,
-        input_names=tuple(node.inputs), output_names=tuple(node.outputs), activation_slots=tuple(activation_slots),
+    record = LayerCost.of(
+        name=node.name, op_type=node.op_type, dtype=dtype, input_shapes=tuple(s or () for s in in_shapes),
+        output_shapes=out_shapes,
+        attributes=attrs, params=params, non_trainable_params=buffers, macs=cost.macs,
+        activation_slots=tuple(activation_slots),
         flops=cost.flops, activations=activations, weight_elems=weight_elems, input_elems=input_elems,
         output_elems=0 if rule.view else activations,
-        receptive_field=_receptive_field(node, rule, out_shapes, cost.window, field),
         kind=rule.kind, geometry=geometry, gemm=gemm,
         int_weights=int_weights, int_inputs=int_inputs, int_stored=int_stored, int_activations=int_activations,
         int_outputs=NO_INTEGERS if rule.view else int_activations,
-        widths={t: widths[t] for t in node.inputs + node.outputs if t in widths} if widths else {},
     )
+    for name in _CACHED:  # computed once for all alike nodes (they depend on nothing _layer sets)
+        getattr(record, name)
+    return {**record.__dict__, "window": cost.window}, tuple(stored)
+
+
+_CACHED = ("weight_bytes_read", "input_bytes", "bytes_read", "bytes_written", "bytes_total", "intensity")
 
 
 def _rule_cost(node: GraphNode, rule: Rule, opset: int, in_shapes: tuple, out_shapes: tuple):
@@ -199,7 +243,11 @@ def _control_layer(node: GraphNode, graph: Graph, counted: set[str], dtype: str,
 
 
 def _rule(node: GraphNode) -> Rule | None:
-    return ops.lookup(node.op_type) if node.domain in ("", "ai.onnx") else None
+    return _rule_for(node.op_type, node.domain)
+
+
+def _rule_for(op_type: str, domain: str) -> Rule | None:
+    return ops.lookup(op_type) if domain in ("", "ai.onnx") else None
 
 
 def _param_kind(rule: Rule, index: int, is_float: bool) -> str | None:
@@ -280,23 +328,30 @@ def peak_live(graph: Graph, layers: list[LayerCost]) -> tuple[int, tuple[tuple[i
     the live sets that can be the peak in bytes: (float elements, integer bytes) of each step, those no
     other step exceeds in both (which one peaks depends on the dtype the float tensors take)."""
     widths = graph.widths
+    shapes = graph.shapes
     storage: dict[str, str] = {name: name for name in graph.inputs}
     size: dict[str, int] = {name: math.prod(s) for name, s in graph.inputs.items()}
     last_use: dict[str, int] = {}
+    created: list[list[str]] = []  # per step, the tensors that take new storage
     end = len(graph.nodes)
     for step, (node, layer) in enumerate(zip(graph.nodes, layers)):
         for tensor in _reads(node):
             if tensor in storage:
                 last_use[storage[tensor]] = step
+        view_of = storage.get(node.inputs[0]) if layer.is_view and node.inputs else None
+        new = []
         for tensor in node.outputs:
             if not tensor:
                 continue
-            if layer.is_view and node.inputs[0] in storage:
-                storage[tensor] = storage[node.inputs[0]]
+            if view_of is not None:
+                storage[tensor] = view_of
             else:
                 storage[tensor] = tensor
-                size[tensor] = numel(graph.shape(tensor))
+                shape = shapes.get(tensor)
+                size[tensor] = 0 if shape is None else math.prod(shape)
                 last_use[tensor] = step  # an output nobody reads dies at once
+                new.append(tensor)
+        created.append(new)
     for tensor in graph.outputs:
         if tensor in storage:
             last_use[storage[tensor]] = end
@@ -317,10 +372,9 @@ def peak_live(graph: Graph, layers: list[LayerCost]) -> tuple[int, tuple[tuple[i
     for name in graph.inputs:
         if name not in last_use:
             add(name, -1)
-    for step, node in enumerate(graph.nodes):
-        for o in node.outputs:
-            if o and storage.get(o) == o:
-                add(o, 1)
+    for step, new in enumerate(created):
+        for name in new:
+            add(name, 1)
         steps.append((live[0], live[0] - live[1], live[2]))
         for name in dies.get(step, ()):
             add(name, -1)
