@@ -19,6 +19,7 @@ from typing import Any, Mapping
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from perfmodel.background import Forked, can_fork
 from perfmodel.errors import PerfmodelError
 from perfmodel.shapes import (
     FOLD_LIMIT, ProtoNode, ceil_pool_fixes, derived_is_param, fold_constants, infer_shapes, inferred_shapes,
@@ -391,10 +392,24 @@ def load_graph(
     input_shapes: Mapping[str, Shape] | None = None,
 ) -> Graph:
     """Read, resolve dynamic dims, fold shape sub-graphs and infer every tensor's static shape."""
+    started: list[Forked] = []
+    try:
+        return _resolved(source, batch, input_shapes, started)
+    finally:
+        for child in started:  # an error on the way leaves no child process behind
+            child.cancel()
+
+
+def _resolved(source: str | os.PathLike | onnx.ModelProto, batch: int | None,
+              input_shapes: Mapping[str, Shape] | None, started: list[Forked]) -> Graph:
+    """`load_graph`, with onnx's inference of a large model as read started early (`_early_inference`,
+    in `started`)."""
     model, name = read_model(source)
     g = model.graph
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
-
+    early = _early_inference(model, source, batch, input_shapes)
+    if early is not None:
+        started.append(early[0])
     shapes, elem_types, values = _read_constants(g.initializer)
     nodes, held = _read_nodes(g.node, opset)  # held: the tensors Constant nodes hold
     held_shapes, held_types, held_values = _read_constants(held)
@@ -418,6 +433,9 @@ def load_graph(
     # change, is inferred as a skeleton built apart.
     as_read = not isinstance(source, onnx.ModelProto) and ordered is nodes and not runtime \
         and all(t.name in values or not has_data(t) for t in held)
+    if early is not None and not (as_read and early[1] == inputs):
+        early[0].cancel()
+        early = None
     skeletons = _Skeletons(g, held, runtime, as_read)
     ir_version, opsets, graph_name = model.ir_version, list(model.opset_import), g.name
     constants = set(init_names)
@@ -425,7 +443,7 @@ def load_graph(
     corrected: dict[str, Shape] = {}
     for step in range(len(nodes) + 1):  # fold -> infer to a fixpoint: each pass may unlock the next shape chain
         if step == 0 and as_read:
-            found, found_types = inferred_shapes(_inference_model(model, inputs, input_types, outputs, values), strict=True)
+            found, found_types = early[0].result() if early else _infer_as_read(model, inputs, input_types, outputs)
             shapes |= found
             elem_types |= found_types
         else:
@@ -518,7 +536,9 @@ class _Skeletons:
     def tensors(self) -> list[TensorProto]:
         if self._tensors is None:
             stored = [t for t in self._graph.initializer if t.name not in self._runtime]
-            if not self._as_read:  # else _inference_model stripped them in place
+            if self._as_read:  # ours: stripped in place, as for the first inference
+                _strip_large(stored)
+            else:
                 stored = [_skeleton_tensor(t) for t in stored]
             self._tensors = stored + [_skeleton_tensor(t) for t in self._held]
             self._graph = None
@@ -531,15 +551,39 @@ class _Skeletons:
         return self._by_name
 
 
-def _inference_model(model: onnx.ModelProto, inputs: Mapping[str, Shape], input_types: Mapping[str, int],
-                     outputs: tuple[str, ...], values: Mapping[str, TensorProto]) -> onnx.ModelProto:
-    """`model` itself made ready for onnx's inference: large weights' data dropped, the inputs at their
-    resolved shapes, declared outputs' and intermediates' types left to inference (as the skeleton
-    `shapes.infer_shapes` builds), local functions left out (their ops are never costed)."""
+FORK_ABOVE = 5_000
+"""A graph of more nodes is inferred in a forked child while the loader reads it (perfmodel.background)."""
+
+STRIP_ABOVE = 8 * FOLD_LIMIT + 1024
+"""Bytes of an initializer above which inference of the model as read gets it without its data: more
+than any tensor folding reads (FOLD_LIMIT elements of 8 bytes, its name and dims)."""
+
+
+def _early_inference(model: onnx.ModelProto, source: Any, batch: int | None,
+                     input_shapes: Mapping[str, Shape] | None) -> tuple[Forked, dict[str, Shape]] | None:
+    """onnx's inference of a large model as read (`_infer_as_read`), started in a forked child, and
+    the inputs it assumed; None for a small graph, a caller's ModelProto, or inputs that cannot be
+    resolved yet (the loader then says why, in its own order)."""
     g = model.graph
-    for tensor in g.initializer:
-        if tensor.name not in values:
-            _strip(tensor)
+    if isinstance(source, onnx.ModelProto) or len(g.node) <= FORK_ABOVE or not can_fork():
+        return None
+    try:
+        inputs = resolve_inputs(g, {t.name for t in g.initializer}, batch, input_shapes or {})
+    except PerfmodelError:
+        return None
+    input_types = {i.name: i.type.tensor_type.elem_type for i in g.input}
+    outputs = tuple(o.name for o in g.output)
+    return Forked(_infer_as_read, model, inputs, input_types, outputs), inputs
+
+
+def _infer_as_read(model: onnx.ModelProto, inputs: Mapping[str, Shape], input_types: Mapping[str, int],
+                   outputs: tuple[str, ...]) -> tuple[dict[str, Shape], dict[str, int]]:
+    """Shapes and element types by onnx's inference (strict) of `model` itself, changed in place: its
+    large weights' data dropped (`_strip_large`), the inputs at their resolved shapes, declared
+    outputs' and intermediates' types left to inference (as the skeleton `shapes.infer_shapes`
+    builds), local functions left out (their ops are never costed)."""
+    g = model.graph
+    _strip_large(g.initializer)
     for field_name in ("input", "output", "value_info"):
         g.ClearField(field_name)
     g.input.extend(helper.make_tensor_value_info(n, input_types.get(n) or TensorProto.FLOAT, list(s))
@@ -548,7 +592,14 @@ def _inference_model(model: onnx.ModelProto, inputs: Mapping[str, Shape], input_
     for field_name in ("functions", "training_info"):
         model.ClearField(field_name)
     model.ir_version = max(model.ir_version, 4)
-    return model
+    return inferred_shapes(model, strict=True)
+
+
+def _strip_large(tensors) -> None:
+    """Drop, in place, the data of every tensor over STRIP_ABOVE bytes or stored outside the file."""
+    for tensor in tensors:
+        if tensor.ByteSize() > STRIP_ABOVE or _is_external(tensor):
+            _strip(tensor)
 
 
 def _control_flow_fixes(nodes: list[ProtoNode], skeletons: _Skeletons, shapes: dict[str, Shape],

@@ -1,0 +1,120 @@
+"""The loader's early shape inference in a forked child (perfmodel.background, perfmodel.graph): the
+child's result is the function's own, a child that fails changes nothing, and a graph loaded with
+the child gives exactly the analysis loaded without it, on real exports, invalid, unsorted and
+defaulted-input graphs."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import helper, numpy_helper
+
+import perfmodel.graph as graph_module
+from perfmodel.background import Forked, can_fork
+from perfmodel.errors import PerfmodelError
+from perfmodel.walk import analyze_model
+from tests.benchmarks.big_graph import big_model
+from tests.old_opset_graphs import with_default_input
+
+DATA = Path(__file__).parent / "data"
+forks = pytest.mark.skipif(not can_fork(), reason="perfmodel forks on Linux only; elsewhere it runs in-process")
+
+
+def _pid_and(value):
+    return os.getpid(), value
+
+
+def _fails_in_a_child(parent: int, how: str):
+    if os.getpid() != parent:
+        if how == "signal":
+            os.kill(os.getpid(), signal.SIGKILL)
+        raise RuntimeError("only in the child")
+    return "computed here"
+
+
+@forks
+def test_the_result_comes_from_the_child() -> None:
+    pid, value = Forked(_pid_and, {"a": (1, 2)}).result()
+    assert pid != os.getpid() and value == {"a": (1, 2)}
+
+
+@forks
+@pytest.mark.parametrize("how", ["exception", "signal"])
+def test_a_child_that_fails_leaves_the_work_to_this_process(how: str) -> None:
+    assert Forked(_fails_in_a_child, os.getpid(), how).result() == "computed here"
+
+
+def test_errors_are_raised_here() -> None:
+    def invalid():
+        raise PerfmodelError("invalid model: node 'x'")
+
+    with pytest.raises(PerfmodelError, match="node 'x'"):
+        Forked(invalid).result()
+
+
+@forks
+def test_cancel_reaps_the_child() -> None:
+    child = Forked(_pid_and, None)
+    pid = child._pid
+    child.cancel()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # neither running nor a zombie: reaped
+
+
+def test_without_fork_the_function_runs_when_asked(monkeypatch) -> None:
+    monkeypatch.setattr("perfmodel.background.can_fork", lambda: False)
+    calls = []
+    child = Forked(lambda: calls.append(1) or len(calls))
+    assert calls == [] and child.result() == 1
+
+
+def _files(tmp_path: Path) -> dict[str, Path]:
+    """Real exports, a 6,000-node graph, the same unsorted, with a defaulted input, and invalid."""
+    files = {p.stem: p for p in sorted(DATA.glob("small_*.onnx"))}
+    big = big_model(6000)
+    files["big"] = tmp_path / "big.onnx"
+    onnx.save(big, files["big"])
+    unsorted = onnx.ModelProto()
+    unsorted.CopyFrom(big)
+    nodes = list(unsorted.graph.node)
+    del unsorted.graph.node[:]
+    unsorted.graph.node.extend(reversed(nodes))
+    files["unsorted"] = tmp_path / "unsorted.onnx"
+    onnx.save(unsorted, files["unsorted"])
+    files["defaulted input"] = tmp_path / "defaulted.onnx"
+    onnx.save(with_default_input(big, "input"), files["defaulted input"])
+    invalid = onnx.ModelProto()
+    invalid.CopyFrom(big)
+    invalid.graph.initializer[-5].CopyFrom(numpy_helper.from_array(np.zeros((8, 8, 3), np.float32),
+                                                                   invalid.graph.initializer[-5].name))
+    files["invalid"] = tmp_path / "invalid.onnx"
+    onnx.save(invalid, files["invalid"])
+    return files
+
+
+def _analysis(path: Path, fork_above: int, monkeypatch):
+    monkeypatch.setattr(graph_module, "FORK_ABOVE", fork_above)
+    try:
+        return analyze_model(path, batch=2)
+    except PerfmodelError as exc:
+        return str(exc)
+
+
+@forks
+def test_a_graph_loads_alike_with_and_without_the_child(tmp_path: Path, monkeypatch) -> None:
+    started = []
+    monkeypatch.setattr(graph_module, "Forked", lambda *a: started.append(a[0]) or Forked(*a))
+    for name, path in _files(tmp_path).items():
+        started.clear()
+        with_child = _analysis(path, 0, monkeypatch)
+        assert started, name  # the child was started (and, for an unsorted graph, cancelled)
+        assert with_child == _analysis(path, 10**9, monkeypatch), name
+        if name == "invalid":
+            assert "invalid model: node 'b1499/conv' (Conv)" in with_child
+        else:
+            assert not isinstance(with_child, str) and with_child.complete, (name, with_child)
