@@ -3,8 +3,10 @@
 Why a separate step: real exports (torch legacy/dynamo, tf2onnx) carry dynamic batch axes, Constant
 nodes and Shape->Gather->Concat->Reshape chains. Here they are resolved once: dynamic dims from
 the user's overrides, small constant sub-graphs folded with onnx's reference ops, shapes from
-`onnx.shape_inference` run on a skeleton model whose large initializers carry dims but no data (so
-inference never serializes the weights). The cost walk then reads only this `Graph`.
+`onnx.shape_inference`: first on the model as read (a file over SKIM_ABOVE bytes is read without its
+weights' data), for a large graph in a forked child while the nodes are read here
+(perfmodel.background), then, when folding changed the graph, on a skeleton model whose large
+initializers carry dims but no data. The cost walk then reads only this `Graph`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from onnx import TensorProto, helper, numpy_helper
 from perfmodel.background import Forked, can_fork
 from perfmodel.errors import PerfmodelError
 from perfmodel.shapes import (
-    FOLD_LIMIT, ProtoNode, ceil_pool_fixes, derived_is_param, fold_constants, infer_shapes, inferred_shapes,
+    FOLD_LIMIT, ProtoNode, ceil_pool_fixes, derived_is_param, fold_constants, infer_shapes, inferred_graph, read_types,
     same_shape_fixes,
 )
 from perfmodel.skim import skim_model_bytes
@@ -428,22 +430,24 @@ def _resolved(source: str | os.PathLike | onnx.ModelProto, batch: int | None,
     shapes |= inputs
     elem_types |= input_types
 
-    # The first inference runs on the model as read, its inputs resolved and large weights' data
-    # dropped in place (it is ours, and in order); a model given as a ModelProto, or one later passes
-    # change, is inferred as a skeleton built apart.
+    # The first inference runs on the model as read (it is ours, and in order), its inputs resolved:
+    # no skeleton is copied, and the weights' data it serializes is at most SKIM_ABOVE bytes (a larger
+    # file is read without it). A model given as a ModelProto, or one later passes change, is
+    # inferred as a skeleton built apart.
     as_read = not isinstance(source, onnx.ModelProto) and ordered is nodes and not runtime \
         and all(t.name in values or not has_data(t) for t in held)
     if early is not None and not (as_read and early[1] == inputs):
         early[0].cancel()
         early = None
-    skeletons = _Skeletons(g, held, runtime, as_read)
+    skeletons = _Skeletons(g, held, runtime)
     ir_version, opsets, graph_name = model.ir_version, list(model.opset_import), g.name
     constants = set(init_names)
     param_like = set(init_names)
     corrected: dict[str, Shape] = {}
     for step in range(len(nodes) + 1):  # fold -> infer to a fixpoint: each pass may unlock the next shape chain
         if step == 0 and as_read:
-            found, found_types = early[0].result() if early else _infer_as_read(model, inputs, input_types, outputs)
+            found, found_types = _read_rest(*(early[0].result() if early else
+                                              _infer_as_read(model, inputs, input_types, outputs)))
             shapes |= found
             elem_types |= found_types
         else:
@@ -524,23 +528,18 @@ def _read_nodes(protos, opset: int) -> tuple[list[ProtoNode], list[TensorProto]]
 
 
 class _Skeletons:
-    """The stored tensors as weight-free skeletons (`_skeleton_tensor`), made once when a pass needs
-    them; `as_read`: the model's own initializers are stripped in place instead of copied."""
+    """The stored tensors as weight-free skeletons (`_skeleton_tensor`), made once when a pass needs them."""
 
-    def __init__(self, graph: onnx.GraphProto, held: list[TensorProto], runtime: set[str], as_read: bool):
-        self._graph, self._held, self._runtime, self._as_read = graph, held, runtime, as_read
+    def __init__(self, graph: onnx.GraphProto, held: list[TensorProto], runtime: set[str]):
+        self._graph, self._held, self._runtime = graph, held, runtime
         self._tensors: list[TensorProto] | None = None
         self._by_name: dict[str, TensorProto] | None = None
 
     @property
     def tensors(self) -> list[TensorProto]:
         if self._tensors is None:
-            stored = [t for t in self._graph.initializer if t.name not in self._runtime]
-            if self._as_read:  # ours: stripped in place, as for the first inference
-                _strip_large(stored)
-            else:
-                stored = [_skeleton_tensor(t) for t in stored]
-            self._tensors = stored + [_skeleton_tensor(t) for t in self._held]
+            self._tensors = [_skeleton_tensor(t) for t in self._graph.initializer if t.name not in self._runtime] \
+                + [_skeleton_tensor(t) for t in self._held]
             self._graph = None
         return self._tensors
 
@@ -553,11 +552,6 @@ class _Skeletons:
 
 FORK_ABOVE = 5_000
 """A graph of more nodes is inferred in a forked child while the loader reads it (perfmodel.background)."""
-
-STRIP_ABOVE = 8 * FOLD_LIMIT + 1024
-"""Bytes of an initializer above which inference of the model as read gets it without its data: more
-than any tensor folding reads (FOLD_LIMIT elements of 8 bytes, its name and dims)."""
-
 
 def _early_inference(model: onnx.ModelProto, source: Any, batch: int | None,
                      input_shapes: Mapping[str, Shape] | None) -> tuple[Forked, dict[str, Shape]] | None:
@@ -577,13 +571,16 @@ def _early_inference(model: onnx.ModelProto, source: Any, batch: int | None,
 
 
 def _infer_as_read(model: onnx.ModelProto, inputs: Mapping[str, Shape], input_types: Mapping[str, int],
-                   outputs: tuple[str, ...]) -> tuple[dict[str, Shape], dict[str, int]]:
-    """Shapes and element types by onnx's inference (strict) of `model` itself, changed in place: its
-    large weights' data dropped (`_strip_large`), the inputs at their resolved shapes, declared
-    outputs' and intermediates' types left to inference (as the skeleton `shapes.infer_shapes`
-    builds), local functions left out (their ops are never costed)."""
+                   outputs: tuple[str, ...]) -> tuple[dict[str, Shape], dict[str, int], bytes]:
+    """onnx's inference (strict) of `model` itself, changed in place: data stored outside the file
+    dropped, the inputs at their resolved shapes, declared outputs' and intermediates' types left to
+    inference (as the skeleton `shapes.infer_shapes` builds), local functions left out (their ops are
+    never costed). Shapes and element types of the first half of the inferred tensors, and the rest
+    serialized (`_read_rest`): run in a child, each process reads one half."""
     g = model.graph
-    _strip_large(g.initializer)
+    for tensor in g.initializer:
+        if _is_external(tensor):
+            _strip(tensor)
     for field_name in ("input", "output", "value_info"):
         g.ClearField(field_name)
     g.input.extend(helper.make_tensor_value_info(n, input_types.get(n) or TensorProto.FLOAT, list(s))
@@ -592,14 +589,19 @@ def _infer_as_read(model: onnx.ModelProto, inputs: Mapping[str, Shape], input_ty
     for field_name in ("functions", "training_info"):
         model.ClearField(field_name)
     model.ir_version = max(model.ir_version, 4)
-    return inferred_shapes(model, strict=True)
+    inferred = inferred_graph(model, strict=True)
+    half = len(inferred.value_info) // 2
+    rest = onnx.GraphProto()
+    rest.value_info.extend(inferred.value_info[half:])
+    rest.output.extend(inferred.output)
+    return (*read_types(inferred.value_info[:half]), rest.SerializeToString())
 
 
-def _strip_large(tensors) -> None:
-    """Drop, in place, the data of every tensor over STRIP_ABOVE bytes or stored outside the file."""
-    for tensor in tensors:
-        if tensor.ByteSize() > STRIP_ABOVE or _is_external(tensor):
-            _strip(tensor)
+def _read_rest(shapes: dict[str, Shape], elem_types: dict[str, int], rest: bytes):
+    """All shapes and element types `_infer_as_read` found: its half, and the rest read here."""
+    more = onnx.GraphProto.FromString(rest)
+    more_shapes, more_types = read_types(list(more.value_info) + list(more.output))
+    return shapes | more_shapes, elem_types | more_types
 
 
 def _control_flow_fixes(nodes: list[ProtoNode], skeletons: _Skeletons, shapes: dict[str, Shape],

@@ -119,24 +119,34 @@ def infer_shapes(nodes: list[ProtoNode], tensors: list[TensorProto], inputs: Map
 def inferred_shapes(model: onnx.ModelProto, strict: bool) -> tuple[dict[str, Shape], dict[str, int]]:
     """The static shapes and element types onnx's shape inference finds for the model's intermediate
     tensors and outputs; an invalid node (strict mode) is an error naming it."""
+    graph = inferred_graph(model, strict)
+    return read_types(list(graph.value_info) + list(graph.output))
+
+
+def inferred_graph(model: onnx.ModelProto, strict: bool) -> onnx.GraphProto:
+    """The model's graph as onnx's shape inference (data propagation on) returns it."""
     try:
-        inferred = shape_inference.infer_shapes(model, check_type=False, strict_mode=strict, data_prop=True)
+        return shape_inference.infer_shapes(model, check_type=False, strict_mode=strict, data_prop=True).graph
     except Exception as exc:
         raise invalid_model(str(exc)) from None
+
+
+def read_types(values) -> tuple[dict[str, Shape], dict[str, int]]:
+    """Static shapes and element types of ValueInfoProtos (a shape with a symbolic or unknown dim is
+    not static, and left out)."""
     shapes: dict[str, Shape] = {}
     elem_types: dict[str, int] = {}
-    for values in (inferred.graph.value_info, inferred.graph.output):
-        for value in values:
-            tensor_type = value.type.tensor_type
-            if tensor_type.elem_type:
-                elem_types[value.name] = tensor_type.elem_type
-            if not tensor_type.HasField("shape"):
-                continue
-            dims = tuple([d.dim_value for d in tensor_type.shape.dim])
-            if dims and min(dims) <= 0:  # a symbolic dim reads 0: look closer
-                dims = _static_shape(value)
-            if dims is not None:
-                shapes[value.name] = dims
+    for value in values:
+        tensor_type = value.type.tensor_type
+        if tensor_type.elem_type:
+            elem_types[value.name] = tensor_type.elem_type
+        if not tensor_type.HasField("shape"):
+            continue
+        dims = tuple([d.dim_value for d in tensor_type.shape.dim])
+        if dims and min(dims) <= 0:  # a symbolic dim reads 0: look closer
+            dims = _static_shape(value)
+        if dims is not None:
+            shapes[value.name] = dims
     return shapes, elem_types
 
 

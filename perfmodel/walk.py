@@ -89,9 +89,8 @@ def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype:
             s is None for i, s in zip(node.inputs, in_shapes) if i):
         return _unknown_layer(node, graph, rule, in_shapes, out_shapes, dtype)
     widths = graph.widths
-    roles = tuple([_role(t, graph) for t in node.inputs])
-    key = (node.op_type, in_shapes, out_shapes, roles, tuple([widths.get(o) for o in node.outputs]),
-           tuple(node.attrs.items()))
+    key = (node.op_type, in_shapes, out_shapes, tuple([_role(t, graph) for t in node.inputs]),
+           tuple([widths.get(o) for o in node.outputs]), tuple(node.attrs.items()))
     try:  # nodes alike in op, shapes, attributes and operands cost alike (repeated blocks)
         found = memo.get(key)
     except TypeError:  # an attribute value that cannot be hashed: no memo for this node
@@ -100,15 +99,14 @@ def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype:
         found = _template(node, graph, rule, in_shapes, out_shapes, dtype)
         if key is not None:
             memo[key] = found
-    template, stored = found
+    template, window, stored = found
     record = object.__new__(LayerCost)
     fields = record.__dict__
     fields.update(template)
     fields["name"] = node.name
     fields["input_names"] = node.inputs
     fields["output_names"] = node.outputs
-    fields["receptive_field"] = _receptive_field(node, rule, out_shapes, template["window"], field)
-    del fields["window"]
+    fields["receptive_field"] = _receptive_field(node, rule, out_shapes, window, field)
     if widths:
         fields["widths"] = {t: widths[t] for t in node.inputs + node.outputs if t in widths}
     for index, kind, size, share in stored:  # a weight shared with an earlier layer is counted there
@@ -122,16 +120,15 @@ def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype:
     return record
 
 
-def _role(tensor: str, graph: Graph) -> tuple[int, int | None]:
-    """What a node's input is, as its cost depends on it: (0 absent or an activation, 1 a constant,
-    2 a float parameter-like constant, 3 another parameter-like one; its fixed width or None)."""
+def _role(tensor: str, graph: Graph) -> tuple[int, int | None] | int:
+    """What a node's input is, as its cost depends on it: 0 absent or an activation (the common case,
+    first), else (1 a constant, 2 a float parameter-like constant, 3 another parameter-like one; its
+    fixed width or None); an activation's fixed width is in its key too."""
     if not tensor or tensor not in graph.constants:
-        kind = 0
-    elif tensor not in graph.param_like:
-        kind = 1
-    else:
-        kind = 2 if tensor in graph.float_tensors else 3
-    return kind, graph.widths.get(tensor)
+        return graph.widths.get(tensor) or 0
+    if tensor not in graph.param_like:
+        return 1, graph.widths.get(tensor)
+    return 2 if tensor in graph.float_tensors else 3, graph.widths.get(tensor)
 
 
 def _unknown_layer(node: GraphNode, graph: Graph, rule: Rule | None, in_shapes: tuple, out_shapes: tuple,
@@ -148,9 +145,9 @@ def _unknown_layer(node: GraphNode, graph: Graph, rule: Rule | None, in_shapes: 
 
 
 def _template(node: GraphNode, graph: Graph, rule: Rule, in_shapes: tuple, out_shapes: tuple,
-              dtype: str) -> tuple[dict[str, Any], tuple]:
+              dtype: str) -> tuple[dict[str, Any], tuple[int, int] | None, tuple]:
     """The record of every node alike to `node` (`_layer`'s key), as fields, with its stored weights
-    counted as first seen here; and those weights' slots, (slot, "params" or "non_trainable_params",
+    counted as first seen here; its window (receptive field); and its stored weights' slots, (slot, "params" or "non_trainable_params",
     elements, integer share), for `_layer` to discount the ones an earlier layer counted."""
     attrs, geometry, cost = _rule_cost(node, rule, graph.opset, in_shapes, out_shapes)
     params = buffers = weight_elems = input_elems = 0
@@ -202,7 +199,7 @@ def _template(node: GraphNode, graph: Graph, rule: Rule, in_shapes: tuple, out_s
     )
     for name in _CACHED:  # computed once for all alike nodes (they depend on nothing _layer sets)
         getattr(record, name)
-    return {**record.__dict__, "window": cost.window}, tuple(stored)
+    return record.__dict__, cost.window, tuple(stored)
 
 
 _CACHED = ("weight_bytes_read", "input_bytes", "bytes_read", "bytes_written", "bytes_total", "intensity")
