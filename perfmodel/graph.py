@@ -224,7 +224,7 @@ _DATA_FIELDS = ("raw_data", "float_data", "int32_data", "string_data", "int64_da
 
 
 def _strip(tensor: TensorProto) -> None:
-    """Drop a large or external tensor's data in place (the skeleton of `_skeleton_tensor`, not copied)."""
+    """Drop a tensor's data in place (an external tensor's, which inference is not to read)."""
     for field_name in _DATA_FIELDS:
         tensor.ClearField(field_name)
 
@@ -463,7 +463,7 @@ def _resolved(source: str | os.PathLike | onnx.ModelProto, batch: int | None,
         for tensor_name, value in new.items():
             skeletons.tensors.append(numpy_helper.from_array(value, tensor_name))
             constants.add(tensor_name)
-    del model, g  # from here on, only skeletons (no large weight data) are referenced
+    del model, g  # what is kept of the file: small constants' values, and skeletons when a pass needed them
 
     # Nodes fed only by constants compute weights, not activations (a weight Transpose, a
     # DequantizeLinear, a ConstantOfShape weight, the zero bias a dynamo export Expands from a
@@ -552,6 +552,7 @@ class _Skeletons:
 
 FORK_ABOVE = 5_000
 """A graph of more nodes is inferred in a forked child while the loader reads it (perfmodel.background)."""
+
 
 def _early_inference(model: onnx.ModelProto, source: Any, batch: int | None,
                      input_shapes: Mapping[str, Shape] | None) -> tuple[Forked, dict[str, Shape]] | None:

@@ -1,0 +1,41 @@
+"""The JSON writer (perfmodel.export): orjson for the bulk, json's encoder for integers over 64 bits,
+non-finite numbers refused wherever they are, and the text reading back as the records it came from."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from perfmodel.export import encode, json_text, layer_dict, to_json
+from perfmodel.walk import analyze_model
+
+
+def test_an_integer_over_64_bits_is_written_exactly() -> None:
+    item = {"name": "loop", "macs": 2**62 * 256, "intensity": 0.5}
+    assert json.loads(encode(item)) == item
+    assert json.loads(json_text({"layers": [item, {"name": "b", "macs": 1}]}))["layers"][0]["macs"] == 2**70
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("where", ["item", "nested", "top"])
+def test_a_non_finite_number_is_refused(bad: float, where: str) -> None:
+    data = {"item": {"layers": [{"name": "a", "time_s": bad}]},
+            "nested": {"layers": [{"name": "a", "subgraphs": [{"macs": 1, "flops": bad}]}]},
+            "top": {"totals": {"params": 1}, "peak": bad}}[where]
+    with pytest.raises(ValueError):
+        json_text(data)
+
+
+def test_nulls_and_names_read_back() -> None:
+    item = {"name": 'null "x"\\ é', "receptive_field": None, "shape": (1, (2, 3))}
+    assert json.loads(encode(item)) == {**item, "shape": [1, [2, 3]]}
+
+
+def test_an_analysis_reads_back_as_its_records() -> None:
+    cost = analyze_model("googlenet")
+    data = json.loads(to_json(cost))
+    expected = [json.loads(json.dumps(layer_dict(layer))) for layer in cost.layers]
+    assert [{k: v for k, v in layer.items() if k != "group"} for layer in data["layers"]] == expected
+    assert data["totals"]["params"] == 6_624_904
