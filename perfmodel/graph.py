@@ -505,7 +505,7 @@ def _read_constants(tensors) -> tuple[dict[str, Shape], dict[str, int], dict[str
         tensor_name, dims = tensor.name, tuple(tensor.dims)
         shapes[tensor_name] = dims
         elem_types[tensor_name] = tensor.data_type
-        if math.prod(dims) <= FOLD_LIMIT and (tensor.raw_data and not _is_external(tensor) or has_data(tensor)):
+        if math.prod(dims) <= FOLD_LIMIT and has_data(tensor):
             values[tensor_name] = tensor
     return shapes, elem_types, values
 

@@ -31,7 +31,8 @@ class ProtoNode:
         self.proto, self.name, self.op_type, self.domain = proto, proto.name, proto.op_type, proto.domain
         self.input, self.output, self.attribute = tuple(proto.input), tuple(proto.output), proto.attribute
         self.attrs = node_attrs(self) if self.attribute else {}
-        self.holds_graph = bool(self.attribute) and any(a.type in _GRAPH_TYPES for a in self.attribute)
+        # node_attrs leaves subgraphs (and tensors) out: only a node missing some attribute there may hold one
+        self.holds_graph = len(self.attrs) < len(self.attribute) and any(a.type in _GRAPH_TYPES for a in self.attribute)
 
 
 _GRAPH_TYPES = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
