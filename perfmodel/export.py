@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -69,10 +70,17 @@ def model_dict(cost: ModelCost, fused: ModelCost | None = None) -> dict[str, Any
     """The analysis (layer by layer, as the graph has them) and, from `fused` (default: each layer
     alone), the groups they run in, with `group` on every layer."""
     groups = fused if fused is not None else cost
-    where = {member: g.name for g in groups.layers for member in (g.members or (g.name,))}
     layers = [layer_dict(layer) for layer in cost.layers]
-    for layer in layers:
-        layer["group"] = where.get(layer["name"], layer["name"])
+    if groups.layers is cost.layers and not any(map(attrgetter("members"), cost.layers)):
+        # unfused: each layer is its own group, its figures the layer's
+        for layer in layers:
+            layer["group"] = layer["name"]
+        group_rows = [_own_group(layer) for layer in layers]
+    else:
+        where = {member: g.name for g in groups.layers for member in (g.members or (g.name,))}
+        for layer in layers:
+            layer["group"] = where.get(layer["name"], layer["name"])
+        group_rows = [group_dict(g) for g in groups.layers]
     return {
         "model": cost.model,
         "dtype": cost.dtype,
@@ -84,8 +92,19 @@ def model_dict(cost: ModelCost, fused: ModelCost | None = None) -> dict[str, Any
         "layers": layers,
         "unsupported_ops": list(cost.unsupported_ops),
         "fusion": groups.fusion,
-        "groups": [group_dict(g) for g in groups.layers],
+        "groups": group_rows,
     }
+
+
+_GROUP_FIGURES = ("macs", "flops", "bytes_read", "bytes_written", "intensity")
+
+
+def _own_group(layer: dict[str, Any]) -> dict[str, Any]:
+    """`group_dict` of a layer that is a group alone, from its `layer_dict` (the same figures)."""
+    row = {"name": layer["name"], "layers": (layer["name"],), "op_types": (layer["op_type"],)}
+    for key in _GROUP_FIGURES:
+        row[key] = layer[key]
+    return row
 
 
 def json_text(data: Any) -> str:
@@ -96,7 +115,7 @@ def json_text(data: Any) -> str:
     def value(v: Any, indent: str) -> str:
         if isinstance(v, list) and v and all(isinstance(item, dict) for item in v):
             inner = indent + "  "
-            return "[\n" + ",\n".join([inner + encode(item) for item in v]) + "\n" + indent + "]"
+            return "[\n" + inner + encode_lines(v, ",\n" + inner) + "\n" + indent + "]"
         if isinstance(v, dict) and v and any(isinstance(x, (dict, list)) for x in v.values()):
             inner = indent + "  "
             return "{\n" + ",\n".join(f"{inner}{json.dumps(str(k))}: {value(x, inner)}" for k, x in v.items()) \
@@ -119,6 +138,26 @@ def encode(value: Any) -> str:
     if b"null" in text and _non_finite(value):
         raise ValueError(f"a non-finite number cannot be written as JSON: {value!r}"[:300])
     return text.decode()
+
+
+_LINE_BREAK = orjson.Fragment(b"\n")
+
+
+def encode_lines(items: list[Any], separator: str) -> str:
+    """`encode` of each item, joined by `separator`, in one call of orjson: a list with a raw line
+    break (an `orjson.Fragment`) between items, which orjson writes nowhere else (it escapes control
+    characters in strings), so each ",<line break>," is a boundary between two items. Written item by
+    item where orjson cannot write the list."""
+    spaced: list[Any] = [_LINE_BREAK] * (2 * len(items) - 1)
+    spaced[::2] = items
+    try:
+        text = orjson.dumps(spaced)
+    except orjson.JSONEncodeError:
+        return separator.join([encode(item) for item in items])
+    if b"null" in text and _non_finite(items):
+        raise ValueError("a non-finite number cannot be written as JSON: "
+                         f"{next(item for item in items if _non_finite(item))!r}"[:300])
+    return text[1:-1].replace(b",\n,", separator.encode()).decode()
 
 
 def _non_finite(value: Any) -> bool:

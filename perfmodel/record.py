@@ -216,12 +216,12 @@ class LayerCost:
     def bytes_written(self) -> float:
         return self.int_outputs.bytes_of(self.output_elems, self.dtype)
 
-    @property
+    @cached_property
     def stored_bytes(self) -> float:
         """Storage of the params and buffers first counted at this layer."""
         return self.int_stored.bytes_of(self.params + self.non_trainable_params, self.dtype)
 
-    @property
+    @cached_property
     def activation_bytes(self) -> float:
         return self.int_activations.bytes_of(self.activations, self.dtype)
 
@@ -331,17 +331,21 @@ class ModelCost:
         return max(floats * dtype_bytes(self.dtype) + int_bytes for floats, int_bytes in self.peak_live_points)
 
     def totals(self) -> dict[str, float]:
-        """The totals of the JSON contract, in one place so every report agrees."""
+        """The totals of the JSON contract, in one place so every report agrees (the sums of the
+        properties above, taken in one pass over the layers)."""
+        summed = ("params", "non_trainable_params", "macs", "flops", "activations", "stored_bytes", "activation_bytes")
+        columns = zip(*map(attrgetter(*summed), self.layers)) if self.layers else [()] * len(summed)
+        params, buffers, macs, flops, activations, weight_bytes, activation_bytes = map(sum, columns)
         return {
-            "params": self.params,
-            "trainable_params": self.trainable_params,
-            "non_trainable_params": self.non_trainable_params,
-            "macs": self.macs,
-            "flops": self.flops,
-            "activations": self.activations,
+            "params": params,
+            "trainable_params": params,
+            "non_trainable_params": buffers,
+            "macs": macs,
+            "flops": flops,
+            "activations": activations,
             "neurons": self.neurons,
-            "weight_bytes": self.weight_bytes,
-            "activation_bytes": self.activation_bytes,
+            "weight_bytes": weight_bytes,
+            "activation_bytes": activation_bytes,
             "peak_activation_bytes": self.peak_activation_bytes,
         }
 

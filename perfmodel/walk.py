@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from itertools import accumulate
+from operator import sub
 import os
 import warnings
 from fractions import Fraction
@@ -113,6 +115,7 @@ def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype:
         tensor = node.inputs[index]
         if tensor in counted:
             fields[kind] -= size
+            fields.pop("stored_bytes", None)
             fields["int_stored"] = Fixed(fields["int_stored"].elems - share.elems,
                                          fields["int_stored"].bytes - share.bytes)
         else:
@@ -202,7 +205,8 @@ def _template(node: GraphNode, graph: Graph, rule: Rule, in_shapes: tuple, out_s
     return record.__dict__, cost.window, tuple(stored)
 
 
-_CACHED = ("weight_bytes_read", "input_bytes", "bytes_read", "bytes_written", "bytes_total", "intensity")
+_CACHED = ("weight_bytes_read", "input_bytes", "bytes_read", "bytes_written", "bytes_total", "intensity",
+           "activation_bytes", "stored_bytes")  # _layer drops stored_bytes when it discounts a weight
 
 
 def _rule_cost(node: GraphNode, rule: Rule, opset: int, in_shapes: tuple, out_shapes: tuple):
@@ -324,19 +328,15 @@ def peak_live(graph: Graph, layers: list[LayerCost]) -> tuple[int, tuple[tuple[i
     reader; graph outputs live to the end; views share their input's storage; weights excluded), and
     the live sets that can be the peak in bytes: (float elements, integer bytes) of each step, those no
     other step exceeds in both (which one peaks depends on the dtype the float tensors take)."""
-    widths = graph.widths
     shapes = graph.shapes
     storage: dict[str, str] = {name: name for name in graph.inputs}
-    size: dict[str, int] = {name: math.prod(s) for name, s in graph.inputs.items()}
+    born: dict[str, int] = {name: -1 for name in graph.inputs}  # storage -> the step creating it
     last_use: dict[str, int] = {}
-    created: list[list[str]] = []  # per step, the tensors that take new storage
-    end = len(graph.nodes)
     for step, (node, layer) in enumerate(zip(graph.nodes, layers)):
         for tensor in _reads(node):
             if tensor in storage:
                 last_use[storage[tensor]] = step
         view_of = storage.get(node.inputs[0]) if layer.is_view and node.inputs else None
-        new = []
         for tensor in node.outputs:
             if not tensor:
                 continue
@@ -344,40 +344,37 @@ def peak_live(graph: Graph, layers: list[LayerCost]) -> tuple[int, tuple[tuple[i
                 storage[tensor] = view_of
             else:
                 storage[tensor] = tensor
-                shape = shapes.get(tensor)
-                size[tensor] = 0 if shape is None else math.prod(shape)
-                last_use[tensor] = step  # an output nobody reads dies at once
-                new.append(tensor)
-        created.append(new)
+                born[tensor] = last_use[tensor] = step  # an output nobody reads dies at once
+    end = len(graph.nodes)
     for tensor in graph.outputs:
         if tensor in storage:
             last_use[storage[tensor]] = end
-    dies: dict[int, list[str]] = {}
-    for name, step in last_use.items():
-        dies.setdefault(step, []).append(name)
-    live = [0, 0, 0]  # elements, integer elements, integer bytes
-
-    def add(name: str, sign: int) -> None:
-        live[0] += sign * size[name]
-        if name in widths:
-            live[1] += sign * size[name]
-            live[2] += sign * size[name] * widths[name]
-
-    for name in graph.inputs:
-        add(name, 1)
-    steps = [(live[0], live[0] - live[1], live[2])]
-    for name in graph.inputs:
-        if name not in last_use:
-            add(name, -1)
-    for step, new in enumerate(created):
-        for name in new:
-            add(name, 1)
-        steps.append((live[0], live[0] - live[1], live[2]))
-        for name in dies.get(step, ()):
-            add(name, -1)
+    # Live sets, one per step k (after step k's outputs are created, before its dead are freed) and
+    # one before the first step (the inputs): entry 0 is the inputs, entry k + 1 step k. A tensor
+    # created at step b (-1: an input) and last read at step u is live in entries b + 1 to u + 1
+    # (an input nobody reads: entry 0 alone).
+    size = {name: math.prod(shapes[name]) if name in shapes else 0 for name in born}
+    size.update((name, math.prod(s)) for name, s in graph.inputs.items())
+    series = [size]  # elements, and where some tensors are integers: their elements, their bytes
+    widths = graph.widths
+    if widths:
+        int_elems = {name: size[name] for name in born if name in widths}
+        series += [int_elems, {name: n * widths[name] for name, n in int_elems.items()}]
+    totals = []
+    for amounts in series:
+        delta = [0] * (end + 3)
+        for name, first in born.items():
+            amount = amounts.get(name)
+            if amount:
+                delta[first + 1] += amount
+                delta[last_use.get(name, first) + 2] -= amount
+        totals.append(list(accumulate(delta[:end + 1])))
+    elems = totals[0]
+    if not widths:
+        return max(elems), ((max(elems), 0),)
     frontier, best_int = [], -1
-    for _, floats, int_bytes in sorted(steps, key=lambda s: (-s[1], -s[2])):
+    for floats, int_bytes in sorted(set(zip(map(sub, elems, totals[1]), totals[2])), reverse=True):
         if int_bytes > best_int:
             frontier.append((floats, int_bytes))
             best_int = int_bytes
-    return max(s[0] for s in steps), tuple(frontier)
+    return max(elems), tuple(frontier)

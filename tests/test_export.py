@@ -39,3 +39,16 @@ def test_an_analysis_reads_back_as_its_records() -> None:
     expected = [json.loads(json.dumps(layer_dict(layer))) for layer in cost.layers]
     assert [{k: v for k, v in layer.items() if k != "group"} for layer in data["layers"]] == expected
     assert data["totals"]["params"] == 6_624_904
+
+
+def test_each_item_of_a_list_on_its_own_line_whatever_its_strings_hold() -> None:
+    """Strings with line breaks, the separator orjson's list is split on, and quotes stay inside their
+    item: one line per item, and the items read back as they were (json's own encoder the reference)."""
+    tricky = ['a,\n,b', '},\n,{"name":', "\n", ",", 'x\\', "é\u2028", ""]
+    items = [{"name": name, "n": k, "shape": (k, 2)} for k, name in enumerate(tricky * 3)]
+    text = json_text({"layers": items})
+    lines = text.split("\n")
+    assert lines[0] == "{" and lines[-1] == "}" and len(lines) == len(items) + 4
+    assert [json.loads(line.strip().rstrip(",")) for line in lines[2:-2]] \
+        == [json.loads(json.dumps(item)) for item in items]
+    assert json.loads(text) == json.loads(json.dumps({"layers": items}))
