@@ -200,10 +200,12 @@ def _is_external(tensor: TensorProto) -> bool:
     return tensor.data_location == TensorProto.EXTERNAL
 
 
-def has_data(tensor: TensorProto) -> bool:
+def has_data(tensor: TensorProto, elems: int | None = None) -> bool:
+    """Whether the tensor's values are in the file (`elems`: its element count, where the caller
+    read its dims already: each read of them costs a few microseconds)."""
     if _is_external(tensor):
         return False
-    n = math.prod(tensor.dims)
+    n = math.prod(tensor.dims) if elems is None else elems
     return n == 0 or bool(
         tensor.raw_data or tensor.float_data or tensor.int64_data or tensor.int32_data
         or tensor.double_data or tensor.uint64_data or tensor.string_data
@@ -212,7 +214,7 @@ def has_data(tensor: TensorProto) -> bool:
 
 def _skeleton_tensor(tensor: TensorProto) -> TensorProto:
     """Small tensors keep their data (shape inference may read it); large ones keep dims and type only."""
-    if math.prod(tensor.dims) <= FOLD_LIMIT and has_data(tensor):
+    if (elems := math.prod(tensor.dims)) <= FOLD_LIMIT and has_data(tensor, elems):
         return tensor
     bare = TensorProto(name=tensor.name, data_type=tensor.data_type)
     bare.dims.extend(tensor.dims)
@@ -411,7 +413,7 @@ def _resolved(source: str | os.PathLike | onnx.ModelProto, batch: int | None,
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
     early = _early_inference(model, source, batch, input_shapes)
     if early is not None:
-        started.append(early[0])
+        started.append(early)
     shapes, elem_types, values = _read_constants(g.initializer)
     nodes, held = _read_nodes(g.node, opset)  # held: the tensors Constant nodes hold
     held_shapes, held_types, held_values = _read_constants(held)
@@ -436,8 +438,8 @@ def _resolved(source: str | os.PathLike | onnx.ModelProto, batch: int | None,
     # inferred as a skeleton built apart.
     as_read = not isinstance(source, onnx.ModelProto) and ordered is nodes and not runtime \
         and all(t.name in values or not has_data(t) for t in held)
-    if early is not None and not (as_read and early[1] == inputs):
-        early[0].cancel()
+    if early is not None and not as_read:
+        early.cancel()
         early = None
     skeletons = _Skeletons(g, held, runtime)
     ir_version, opsets, graph_name = model.ir_version, list(model.opset_import), g.name
@@ -446,8 +448,10 @@ def _resolved(source: str | os.PathLike | onnx.ModelProto, batch: int | None,
     corrected: dict[str, Shape] = {}
     for step in range(len(nodes) + 1):  # fold -> infer to a fixpoint: each pass may unlock the next shape chain
         if step == 0 and as_read:
-            found, found_types = _read_rest(*(early[0].result() if early else
-                                              _infer_as_read(model, inputs, input_types, outputs)))
+            inferred = early.result() if early else None  # (its inputs, its inference) or None
+            if inferred is None or inferred[0] != inputs:
+                inferred = inputs, _infer_as_read(model, inputs, input_types, outputs)
+            found, found_types = _read_rest(*inferred[1])
             shapes |= found
             elem_types |= found_types
         else:
@@ -502,10 +506,10 @@ def _read_constants(tensors) -> tuple[dict[str, Shape], dict[str, int], dict[str
     elem_types: dict[str, int] = {}
     values: dict[str, TensorProto] = {}
     for tensor in tensors:
-        tensor_name, dims = tensor.name, tuple(tensor.dims)
+        tensor_name, dims = tensor.name, tuple(tensor.dims[:])
         shapes[tensor_name] = dims
         elem_types[tensor_name] = tensor.data_type
-        if math.prod(dims) <= FOLD_LIMIT and has_data(tensor):
+        if (elems := math.prod(dims)) <= FOLD_LIMIT and has_data(tensor, elems):
             values[tensor_name] = tensor
     return shapes, elem_types, values
 
@@ -555,20 +559,25 @@ FORK_ABOVE = 5_000
 
 
 def _early_inference(model: onnx.ModelProto, source: Any, batch: int | None,
-                     input_shapes: Mapping[str, Shape] | None) -> tuple[Forked, dict[str, Shape]] | None:
-    """onnx's inference of a large model as read (`_infer_as_read`), started in a forked child, and
-    the inputs it assumed; None for a small graph, a caller's ModelProto, or inputs that cannot be
-    resolved yet (the loader then says why, in its own order)."""
-    g = model.graph
-    if isinstance(source, onnx.ModelProto) or len(g.node) <= FORK_ABOVE or not can_fork():
+                     input_shapes: Mapping[str, Shape] | None) -> Forked | None:
+    """onnx's inference of a large model as read (`_inputs_and_inference`), started in a forked
+    child; None for a small graph or a caller's ModelProto."""
+    if isinstance(source, onnx.ModelProto) or len(model.graph.node) <= FORK_ABOVE or not can_fork():
         return None
+    return Forked(_inputs_and_inference, model, batch, input_shapes)
+
+
+def _inputs_and_inference(model: onnx.ModelProto, batch: int | None, input_shapes: Mapping[str, Shape] | None):
+    """The inputs resolved as the loader resolves them, and `_infer_as_read` at them; None where
+    they cannot be resolved (the loader then says why, in its own order). The loader uses the
+    inference only if it resolved the same inputs."""
+    g = model.graph
     try:
         inputs = resolve_inputs(g, {t.name for t in g.initializer}, batch, input_shapes or {})
     except PerfmodelError:
         return None
     input_types = {i.name: i.type.tensor_type.elem_type for i in g.input}
-    outputs = tuple(o.name for o in g.output)
-    return Forked(_infer_as_read, model, inputs, input_types, outputs), inputs
+    return inputs, _infer_as_read(model, inputs, input_types, tuple(o.name for o in g.output))
 
 
 def _infer_as_read(model: onnx.ModelProto, inputs: Mapping[str, Shape], input_types: Mapping[str, int],

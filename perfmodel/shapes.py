@@ -29,7 +29,8 @@ class ProtoNode:
 
     def __init__(self, proto: onnx.NodeProto):
         self.proto, self.name, self.op_type, self.domain = proto, proto.name, proto.op_type, proto.domain
-        self.input, self.output, self.attribute = tuple(proto.input), tuple(proto.output), proto.attribute
+        # a slice of a repeated field is built in one call, then the tuple from it: faster than tuple() of the field
+        self.input, self.output, self.attribute = tuple(proto.input[:]), tuple(proto.output[:]), proto.attribute
         self.attrs = node_attrs(self) if self.attribute else {}
         # node_attrs leaves subgraphs (and tensors) out: only a node missing some attribute there may hold one
         self.holds_graph = len(self.attrs) < len(self.attribute) and any(a.type in _GRAPH_TYPES for a in self.attribute)
@@ -138,16 +139,17 @@ def read_types(values) -> tuple[dict[str, Shape], dict[str, int]]:
     shapes: dict[str, Shape] = {}
     elem_types: dict[str, int] = {}
     for value in values:
-        tensor_type = value.type.tensor_type
-        if tensor_type.elem_type:
-            elem_types[value.name] = tensor_type.elem_type
+        name, tensor_type = value.name, value.type.tensor_type
+        elem = tensor_type.elem_type
+        if elem:
+            elem_types[name] = elem
         if not tensor_type.HasField("shape"):
             continue
         dims = tuple([d.dim_value for d in tensor_type.shape.dim])
         if dims and min(dims) <= 0:  # a symbolic dim reads 0: look closer
             dims = _static_shape(value)
         if dims is not None:
-            shapes[value.name] = dims
+            shapes[name] = dims
     return shapes, elem_types
 
 

@@ -86,13 +86,13 @@ def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype:
     # An optional output nothing reads (Dropout's mask, BatchNorm's training statistics) whose shape
     # inference left unknown is not produced at inference: it never makes the layer's cost unknown.
     out_shapes = tuple([shapes.get(o) for o in node.outputs if o and (o in used or o in shapes)])
-    rule = _rule(node)
+    rule = _rule_for(node.op_type, node.domain)
     if rule is None or None in out_shapes or None in in_shapes and any(
             s is None for i, s in zip(node.inputs, in_shapes) if i):
         return _unknown_layer(node, graph, rule, in_shapes, out_shapes, dtype)
-    widths = graph.widths
-    key = (node.op_type, in_shapes, out_shapes, tuple([_role(t, graph) for t in node.inputs]),
-           tuple([widths.get(o) for o in node.outputs]), tuple(node.attrs.items()))
+    widths, constants = graph.widths, graph.constants
+    roles = tuple([_role(t, graph) if t in constants else widths.get(t) or 0 for t in node.inputs])
+    key = (node.op_type, in_shapes, out_shapes, roles, tuple(map(widths.get, node.outputs)), tuple(node.attrs.items()))
     try:  # nodes alike in op, shapes, attributes and operands cost alike (repeated blocks)
         found = memo.get(key)
     except TypeError:  # an attribute value that cannot be hashed: no memo for this node
@@ -305,7 +305,7 @@ def _receptive_field(node: GraphNode, rule: Rule, outs: tuple, window, field: di
     sources = [field[i] for i in node.inputs if i in field]
     if not sources:
         return None
-    rf, jump, size = max(sources)
+    rf, jump, size = sources[0] if len(sources) == 1 else max(sources)
     if window is not None:
         k_eff, stride = window
         if stride == GLOBAL:

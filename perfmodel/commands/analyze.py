@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from perfmodel import export, tables
+    from perfmodel import export
 
     cost = load_cost(args)
     groups = fused(args, cost)
@@ -41,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         text = export.scopes_csv(cost, args.depth) if args.depth else export.to_csv(cost)
     else:
+        from perfmodel import tables  # tabulate: tables only
+
         fmt = tablefmt(args)
         parts = [tables.header(cost), tables.layer_table(cost, args.top, fmt)]
         if args.fusion != "none":

@@ -108,9 +108,9 @@ def fused(args: argparse.Namespace, cost: ModelCost) -> ModelCost:
 def partial_status(args: argparse.Namespace, costs) -> int:
     """0 when every model was costed completely; else say so on stderr and return PARTIAL_EXIT
     (0 with --allow-partial). Every command built on the analysis returns this."""
-    from perfmodel.tables import incomplete_line
-
     partial = [c for c in costs if not c.complete]
+    if partial:
+        from perfmodel.tables import incomplete_line
     for cost in partial:
         print(f"perfmodel: {incomplete_line(cost)}", file=sys.stderr)
     if partial and not getattr(args, "allow_partial", False):
