@@ -1,25 +1,32 @@
-"""Run one function in a forked child process while this one goes on, and collect its result later.
+"""Run a generator in a forked child process while this one goes on, and take its values here as
+they come.
 
 Why: onnx's shape inference runs in C++ but holds Python's GIL, so no thread can overlap it. On a
 50,000-node graph it and the reading of its result take about as long as the loader's own reading
 of the nodes and weights: a child forked before that reading does the inference beside it, on a
-copy-on-write copy of the model that it may change freely (perfmodel.graph).
+copy-on-write copy of the model that it may change freely (perfmodel.graph). A generator sends its
+values one at a time, so the child can hand this process a share of the work and go on with its
+own: both read the inferred shapes at once.
 
-The result (plain dicts, tuples, numbers, strings) comes back by marshal through a pipe. Whatever
-goes wrong in the child (an exception, a signal, a fork that fails) makes `result()` call the
-function here instead, so the outcome is always the one the function gives in this process, and its
-errors are raised here. Where the OS cannot fork (Windows), or on macOS (where a forked child may not
-use every system library), the function simply runs here when its result is asked for.
+The values (plain dicts, tuples, numbers, strings, bytes) come back by marshal through a pipe, each
+with its length first. Whatever goes wrong in the child (an exception, a signal, a fork that fails)
+makes `parts()` run the generator here and take from it the values the child did not send, so the
+outcome is always the one the generator gives in this process, and its errors are raised here.
+Where the OS cannot fork (Windows), or on macOS (where a forked child may not use every system
+library), the generator simply runs here when its values are asked for.
 """
 
 from __future__ import annotations
 
+import itertools
 import marshal
 import os
 import signal
 import sys
 import warnings
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
+
+_LENGTH = 8  # bytes of the length written before each value
 
 
 def can_fork() -> bool:
@@ -27,9 +34,10 @@ def can_fork() -> bool:
 
 
 class Forked:
-    """`fn(*args)` started in a forked child; `result()` waits for it, `cancel()` drops it."""
+    """`fn(*args)`, a generator function, started in a forked child; `parts()` yields its values,
+    `result()` is its one value (a generator of one), `cancel()` drops the child."""
 
-    def __init__(self, fn: Callable[..., Any], *args: Any):
+    def __init__(self, fn: Callable[..., Iterator[Any]], *args: Any):
         self._fn, self._args = fn, args
         self._pid: int | None = None
         if not can_fork():
@@ -47,30 +55,48 @@ class Forked:
             status = 1
             try:
                 os.close(read)
-                data = marshal.dumps(fn(*args))
                 with os.fdopen(write, "wb") as pipe:
-                    pipe.write(data)
+                    for value in fn(*args):
+                        data = marshal.dumps(value)
+                        pipe.write(len(data).to_bytes(_LENGTH, "little") + data)
+                        pipe.flush()  # this process may be waiting for it
                 status = 0
             finally:
                 os._exit(status)
         os.close(write)
-        self._pid, self._read = pid, read
+        self._pid, self._pipe = pid, os.fdopen(read, "rb")
+
+    def parts(self) -> Iterator[Any]:
+        """The generator's values: the child's, and after a failure there, the rest computed here."""
+        args, self._args = self._args, ()  # held no longer than needed (a model, say)
+        received = 0
+        if self._pid is not None:
+            while (value := self._receive()) is not _NOTHING:
+                received += 1
+                yield value
+            _, status = os.waitpid(self._pid, 0)
+            self._pid = None
+            self._pipe.close()
+            if status == 0:
+                return
+        # what went wrong there happens again here, and is raised here
+        yield from itertools.islice(self._fn(*args), received, None)
 
     def result(self) -> Any:
-        """The function's result: the child's, or (when it failed) computed here."""
-        args, self._args = self._args, ()  # held no longer than needed (a model, say)
-        if self._pid is None:
-            return self._fn(*args)
-        with os.fdopen(self._read, "rb") as pipe:
-            data = pipe.read()
-        _, status = os.waitpid(self._pid, 0)
-        self._pid = None
-        if status == 0:
-            try:
-                return marshal.loads(data)
-            except (EOFError, ValueError, TypeError):
-                pass
-        return self._fn(*args)  # what went wrong there happens again here, and is raised here
+        """The one value of a generator of one."""
+        (value,) = self.parts()
+        return value
+
+    def _receive(self) -> Any:
+        """The next value the child sent, or _NOTHING at the end of what it sent (or of what could be read)."""
+        length = self._pipe.read(_LENGTH)
+        if len(length) < _LENGTH:
+            return _NOTHING
+        data = self._pipe.read(int.from_bytes(length, "little"))
+        try:
+            return marshal.loads(data)
+        except (EOFError, ValueError, TypeError):  # a value cut short: the child died writing it
+            return _NOTHING
 
     def cancel(self) -> None:
         """Stop the child if it still runs, and reap it (no zombie is left)."""
@@ -82,5 +108,8 @@ class Forked:
         except ProcessLookupError:
             pass
         os.waitpid(self._pid, 0)
-        os.close(self._read)
+        self._pipe.close()
         self._pid = None
+
+
+_NOTHING = object()

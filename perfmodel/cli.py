@@ -52,9 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 GC_THRESHOLD = (100_000, 50, 1000)
-"""The cyclic collector runs after 100,000 net allocations rather than Python's 2,000: an analysis
-allocates a few records per node and frees almost none until it ends (records hold no cycles), and
-at the default the collector's passes over them were 40% of analyzing a 50,000-node graph."""
+"""The cyclic collector runs after 100,000 net allocations rather than Python's 2,000: the work on a
+model's layers (tables, the accelerator model, reports) allocates a few objects per layer and frees
+almost none until it ends. (The analysis itself and its JSON run with the collector paused:
+perfmodel.collector.)"""
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

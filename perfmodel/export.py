@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from perfmodel.collector import collector_paused
 from perfmodel.record import LayerCost, ModelCost
 
 LAYER_FIELDS = ("name", "op_type", "input_shapes", "output_shapes", "params", "non_trainable_params", "macs",
@@ -170,12 +171,13 @@ def _non_finite(value: Any) -> bool:
 
 
 def to_json(cost: ModelCost, fused: ModelCost | None = None, depth: int | None = None) -> str:
-    data = model_dict(cost, fused)
-    if depth:
-        from perfmodel.scopes import scope_dict, scopes
+    with collector_paused():  # the rows live until written, then die by refcount
+        data = model_dict(cost, fused)
+        if depth:
+            from perfmodel.scopes import scope_dict, scopes
 
-        data["scopes"] = [scope_dict(s, depth) for s in scopes(cost, depth)]
-    return json_text(data)
+            data["scopes"] = [scope_dict(s, depth) for s in scopes(cost, depth)]
+        return json_text(data)
 
 
 def scopes_csv(cost: ModelCost, depth: int) -> str:

@@ -284,13 +284,14 @@ def fold_constants(nodes: list[ProtoNode], values: dict[str, Any], shapes: dict[
             elem_types[node.output[0]] = TensorProto.INT64
             continue
         ins = [i for i in node.input if i]
-        if any(o and o not in shapes for o in node.output) and all(not i or i in shapes for i in node.input) \
-                and all(not i or i in elem_types for i in node.input):
+        # (map and filter: these run for every node of every pass)
+        if not all(map(shapes.__contains__, filter(None, node.output))) and all(map(shapes.__contains__, ins)) \
+                and all(map(elem_types.__contains__, ins)):
             shapes.update(infer_node(node, shapes, elem_types, values, opset))
             fix = ceil_pool_fixes([node], shapes)
             shapes.update(fix)
             corrected.update(fix)
-        if ins and all(i in values for i in ins) and node.domain in ("", "ai.onnx") and node.op_type not in (
+        if ins and all(map(values.__contains__, ins)) and node.domain in ("", "ai.onnx") and node.op_type not in (
             "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial",
             "If", "Loop", "Scan",  # control flow is costed, never run: a loop's trip count may be anything
         ) and ((size := fold_output_elems(node, values, shapes)) is None or size <= FOLD_LIMIT):

@@ -19,6 +19,7 @@ from typing import Any, Mapping
 import onnx
 
 from perfmodel import ops
+from perfmodel.collector import collector_paused
 from perfmodel.errors import PerfmodelError
 from perfmodel.graph import Graph, GraphNode, Shape, load_graph
 from perfmodel.ops import GLOBAL, Node, Rule, numel
@@ -40,8 +41,9 @@ def analyze_model(
 ) -> ModelCost:
     """Analyze a model given as a file path, a zoo name or a ModelProto."""
     dtype_bytes(dtype)
-    graph = load_graph(source, batch=batch, input_shapes=input_shapes)
-    return walk(graph, dtype=dtype, name=name)
+    with collector_paused():  # nearly all it allocates lives as long as the analysis
+        graph = load_graph(source, batch=batch, input_shapes=input_shapes)
+        return walk(graph, dtype=dtype, name=name)
 
 
 def walk(graph: Graph, *, dtype: str = "fp32", name: str | None = None, counted: set[str] | None = None) -> ModelCost:

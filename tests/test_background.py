@@ -26,15 +26,18 @@ forks = pytest.mark.skipif(not can_fork(), reason="perfmodel forks on Linux only
 
 
 def _pid_and(value):
-    return os.getpid(), value
+    yield os.getpid(), value
 
 
-def _fails_in_a_child(parent: int, how: str):
+def _fails_in_a_child(parent: int, how: str, after: int = 0):
+    """Yields 0, 1, ... `after` - 1, then fails in a child (the next values are computed here)."""
+    for k in range(after):
+        yield k, os.getpid()
     if os.getpid() != parent:
         if how == "signal":
             os.kill(os.getpid(), signal.SIGKILL)
         raise RuntimeError("only in the child")
-    return "computed here"
+    yield "computed here", os.getpid()
 
 
 @forks
@@ -45,13 +48,38 @@ def test_the_result_comes_from_the_child() -> None:
 
 @forks
 @pytest.mark.parametrize("how", ["exception", "signal"])
-def test_a_child_that_fails_leaves_the_work_to_this_process(how: str) -> None:
-    assert Forked(_fails_in_a_child, os.getpid(), how).result() == "computed here"
+@pytest.mark.parametrize("after", [0, 2])
+def test_a_child_that_fails_leaves_the_work_to_this_process(how: str, after: int) -> None:
+    """The values the child sent before it failed are its own; the rest are computed here."""
+    here = os.getpid()
+    values = list(Forked(_fails_in_a_child, here, how, after).parts())
+    assert [v for v, _ in values] == [*range(after), "computed here"]
+    assert all(pid != here for _, pid in values[:after]) and values[-1][1] == here
+
+
+@forks
+def test_values_come_one_at_a_time() -> None:
+    """The first value is taken while the child still computes the next (it waits on a pipe here)."""
+    read, write = os.pipe()
+
+    def two():
+        yield "first"
+        os.read(read, 1)  # the child waits for this process to have taken the first value
+        yield "second"
+
+    child = Forked(two)
+    parts = child.parts()
+    assert next(parts) == "first"
+    os.write(write, b"x")
+    assert list(parts) == ["second"] and child._pid is None  # reaped at the end
+    os.close(read)
+    os.close(write)
 
 
 def test_errors_are_raised_here() -> None:
     def invalid():
         raise PerfmodelError("invalid model: node 'x'")
+        yield
 
     with pytest.raises(PerfmodelError, match="node 'x'"):
         Forked(invalid).result()
@@ -69,7 +97,12 @@ def test_cancel_reaps_the_child() -> None:
 def test_without_fork_the_function_runs_when_asked(monkeypatch) -> None:
     monkeypatch.setattr("perfmodel.background.can_fork", lambda: False)
     calls = []
-    child = Forked(lambda: calls.append(1) or len(calls))
+
+    def counted():
+        calls.append(1)
+        yield len(calls)
+
+    child = Forked(counted)
     assert calls == [] and child.result() == 1
 
 

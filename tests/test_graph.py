@@ -14,7 +14,7 @@ from onnx import helper
 
 import models_onnx
 from perfmodel.errors import PerfmodelError
-from perfmodel.graph import load_graph, parse_shape
+from perfmodel.graph import GraphNode, load_graph, parse_shape
 from perfmodel.skim import skim_model_bytes
 from perfmodel.walk import analyze_model
 from tests.onnx_graphs import model, tensor, tf2onnx_style, torch_legacy_style, value
@@ -190,3 +190,10 @@ def test_shape_chains_on_activations_fold_to_a_fixpoint(batch: int) -> None:
         cost = analyze_model(model, batch=batch)
     assert cost.complete and cost.macs == batch * macs_at_batch_1
     assert cost.layers_of("Relu")[0].output_shapes == ((batch, 8, 8, 8),)
+
+
+def test_a_plain_graph_node_is_the_dataclass_built_field_by_field() -> None:
+    """GraphNode.plain sets every field at once: the same node as GraphNode(...), defaults included."""
+    args = ("conv", "Conv", "", ("x", "w"), ("y",), {"group": 1})
+    fast, slow = GraphNode.plain(*args), GraphNode(*args)
+    assert fast == slow and vars(fast) == vars(slow)
