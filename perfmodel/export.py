@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from functools import lru_cache
 from operator import attrgetter
 from typing import Any
 
@@ -26,27 +27,43 @@ LAYER_FIELDS = ("name", "op_type", "input_shapes", "output_shapes", "params", "n
 def layer_dict(layer: LayerCost) -> dict[str, Any]:
     """One layer of the JSON contract; an unsupported layer's unknown figures are null. (Shapes stay
     tuples: JSON writes them as arrays.)"""
-    known = layer.supported
-    return {
-        "name": layer.name,
-        "op_type": layer.op_type,
-        "input_shapes": layer.input_shapes,
-        "output_shapes": layer.output_shapes,
-        "params": layer.params if known else None,
-        "non_trainable_params": layer.non_trainable_params if known else None,
-        "macs": layer.macs if known else None,
-        "flops": layer.flops if known else None,
-        "activations": layer.activations,
-        "bytes_read": layer.bytes_read if known else None,
-        "weight_bytes_read": layer.weight_bytes_read if known else None,
-        "input_bytes_read": layer.input_bytes if known else None,
-        "bytes_written": layer.bytes_written if known else None,
-        "intensity": round(layer.intensity, 6) if known else None,
-        "receptive_field": layer.receptive_field,
-        "supported": known,
-        **({"subgraphs": [{"name": n, "macs": m, "flops": f} for n, m, f in layer.branches]}
-           if layer.branches else {}),
-    }
+    if layer.supported:
+        row = {
+            "name": layer.name,
+            "op_type": layer.op_type,
+            "input_shapes": layer.input_shapes,
+            "output_shapes": layer.output_shapes,
+            "params": layer.params,
+            "non_trainable_params": layer.non_trainable_params,
+            "macs": layer.macs,
+            "flops": layer.flops,
+            "activations": layer.activations,
+            "bytes_read": layer.bytes_read,
+            "weight_bytes_read": layer.weight_bytes_read,
+            "input_bytes_read": layer.input_bytes,
+            "bytes_written": layer.bytes_written,
+            "intensity": _rounded(layer.intensity),
+            "receptive_field": layer.receptive_field,
+            "supported": True,
+        }
+    else:
+        row = {"name": layer.name, "op_type": layer.op_type, "input_shapes": layer.input_shapes,
+               "output_shapes": layer.output_shapes, **dict.fromkeys(_UNKNOWN_FIGURES[:4]),
+               "activations": layer.activations, **dict.fromkeys(_UNKNOWN_FIGURES[4:]),
+               "receptive_field": layer.receptive_field, "supported": False}
+    if layer.branches:
+        row["subgraphs"] = [{"name": n, "macs": m, "flops": f} for n, m, f in layer.branches]
+    return row
+
+
+_UNKNOWN_FIGURES = ("params", "non_trainable_params", "macs", "flops", "bytes_read", "weight_bytes_read",
+                    "input_bytes_read", "bytes_written", "intensity")
+
+
+@lru_cache(maxsize=4096, typed=True)
+def _rounded(intensity: float) -> float:
+    """Intensity to 6 decimals (layers alike share values: round() costs half a microsecond)."""
+    return round(intensity, 6)
 
 
 def group_dict(group: LayerCost, time_s: float | None = None) -> dict[str, Any]:
@@ -60,7 +77,7 @@ def group_dict(group: LayerCost, time_s: float | None = None) -> dict[str, Any]:
         "flops": group.flops if known else None,
         "bytes_read": group.bytes_read if known else None,
         "bytes_written": group.bytes_written if known else None,
-        "intensity": round(group.intensity, 6) if known else None,
+        "intensity": _rounded(group.intensity) if known else None,
     }
     if time_s is not None:
         data["time_s"] = time_s

@@ -503,8 +503,8 @@ def _resolved(source: str | os.PathLike | onnx.ModelProto, batch: int | None,
         graph_nodes.append(GraphNode.plain(printable(node.name) or f"{node.op_type}_{len(graph_nodes)}", node.op_type,
                                            node.domain, node.input, node.output, node.attrs))
     float_tensors = {tensor_name for tensor_name, elem in elem_types.items() if elem in FLOAT_TYPES}
-    huge = next((n for n, shape in shapes.items() if math.prod(shape) > MAX_ELEMS), None)
-    if huge is not None:
+    if shapes and max(map(math.prod, shapes.values())) > MAX_ELEMS:  # (named only when one is too large)
+        huge = next(n for n, shape in shapes.items() if math.prod(shape) > MAX_ELEMS)
         _check_size(f"tensor '{huge}'", shapes[huge])
     return Graph(graph_name or name, inputs, outputs, graph_nodes, shapes, constants, param_like, float_tensors, opset,
                  fixed_widths(elem_types))
@@ -584,28 +584,33 @@ def _inputs_and_inference(model: onnx.ModelProto, batch: int | None, input_shape
     loader then says why, in its own order), then `_infer_as_read` at them. The loader uses the
     inference only if it resolved the same inputs."""
     g = model.graph
+    names, external = set(), []
+    for tensor in g.initializer:  # one pass: the names to resolve the inputs, the tensors to strip
+        names.add(tensor.name)
+        if _is_external(tensor):
+            external.append(tensor)
     try:
-        inputs = resolve_inputs(g, {t.name for t in g.initializer}, batch, input_shapes or {})
+        inputs = resolve_inputs(g, names, batch, input_shapes or {})
     except PerfmodelError:
         yield None
         return
     yield inputs
     input_types = {i.name: i.type.tensor_type.elem_type for i in g.input}
-    yield from _infer_as_read(model, inputs, input_types, tuple(o.name for o in g.output))
+    yield from _infer_as_read(model, inputs, input_types, tuple(o.name for o in g.output), external)
 
 
 def _infer_as_read(model: onnx.ModelProto, inputs: Mapping[str, Shape], input_types: Mapping[str, int],
-                   outputs: tuple[str, ...]) -> Iterator[Any]:
+                   outputs: tuple[str, ...], external: list[TensorProto] | None = None) -> Iterator[Any]:
     """Generator: onnx's inference (strict) of `model` itself, changed in place: data stored outside
-    the file dropped, the inputs at their resolved shapes, declared outputs' and intermediates' types
-    left to inference (as the skeleton `shapes.infer_shapes` builds), local functions left out (their
-    ops are never costed). It yields the second half of the inferred tensors serialized, then the
-    shapes and element types of the first half (`_read_inferred`): in a child, the loader reads the
-    second half while the child reads the first."""
+    the file dropped (`external`: those tensors, where the caller found them already), the inputs at
+    their resolved shapes, declared outputs' and intermediates' types left to inference (as the
+    skeleton `shapes.infer_shapes` builds), local functions left out (their ops are never costed).
+    It yields the second half of the inferred tensors serialized, then the shapes and element types
+    of the first half (`_read_inferred`): in a child, the loader reads the second half while the
+    child reads the first."""
     g = model.graph
-    for tensor in g.initializer:
-        if _is_external(tensor):
-            _strip(tensor)
+    for tensor in external if external is not None else [t for t in g.initializer if _is_external(t)]:
+        _strip(tensor)
     for field_name in ("input", "output", "value_info"):
         g.ClearField(field_name)
     g.input.extend(helper.make_tensor_value_info(n, input_types.get(n) or TensorProto.FLOAT, list(s))
