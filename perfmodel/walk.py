@@ -336,8 +336,8 @@ def peak_live(graph: Graph, layers: list[LayerCost]) -> tuple[int, tuple[tuple[i
     last_use: dict[str, int] = {}
     for step, (node, layer) in enumerate(zip(graph.nodes, layers)):
         for tensor in _reads(node):
-            if tensor in storage:
-                last_use[storage[tensor]] = step
+            if (root := storage.get(tensor)) is not None:
+                last_use[root] = step
         view_of = storage.get(node.inputs[0]) if layer.is_view and node.inputs else None
         for tensor in node.outputs:
             if not tensor:
@@ -355,7 +355,8 @@ def peak_live(graph: Graph, layers: list[LayerCost]) -> tuple[int, tuple[tuple[i
     # one before the first step (the inputs): entry 0 is the inputs, entry k + 1 step k. A tensor
     # created at step b (-1: an input) and last read at step u is live in entries b + 1 to u + 1
     # (an input nobody reads: entry 0 alone).
-    size = {name: math.prod(shapes[name]) if name in shapes else 0 for name in born}
+    unknown = (0,)  # a tensor of unknown shape takes no storage
+    size = {name: math.prod(shapes.get(name, unknown)) for name in born}
     size.update((name, math.prod(s)) for name, s in graph.inputs.items())
     series = [size]  # elements, and where some tensors are integers: their elements, their bytes
     widths = graph.widths
