@@ -151,3 +151,23 @@ def test_a_graph_loads_alike_with_and_without_the_child(tmp_path: Path, monkeypa
             assert "invalid model: node 'b1499/conv' (Conv)" in with_child
         else:
             assert not isinstance(with_child, str) and with_child.complete, (name, with_child)
+
+
+@forks
+@pytest.mark.parametrize("sent", [0, 1, 2])
+def test_a_child_killed_after_some_of_its_parts_changes_nothing(sent: int, tmp_path: Path, monkeypatch) -> None:
+    """The child dies after sending `sent` of its parts (the inputs, the loader's half of the shapes,
+    its own half): the loader computes the rest itself, and the analysis is the serial one."""
+    parent = os.getpid()
+    real = graph_module._inputs_and_inference
+
+    def dying(*args):
+        for k, part in enumerate(real(*args)):
+            if os.getpid() != parent and k == sent:
+                os.kill(os.getpid(), signal.SIGKILL)
+            yield part
+
+    monkeypatch.setattr(graph_module, "_inputs_and_inference", dying)
+    path = tmp_path / "big.onnx"
+    onnx.save(big_model(6000), path)
+    assert _analysis(path, 0, monkeypatch) == _analysis(path, 10**9, monkeypatch)
