@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from itertools import accumulate
+from itertools import accumulate, chain
 from operator import sub
 import os
 import warnings
@@ -53,7 +53,8 @@ def walk(graph: Graph, *, dtype: str = "fp32", name: str | None = None, counted:
     field: dict[str, tuple[int, int, int]] = {  # tensor -> (receptive field, jump, spatial size)
         n: (1, 1, s[2]) for n, s in graph.inputs.items() if len(s) >= 3
     }
-    used = {i for node in graph.nodes for i in _reads(node) if i} | set(graph.outputs)
+    used = set(chain.from_iterable(map(_reads, graph.nodes))) | set(graph.outputs)
+    used.discard("")  # an absent optional input
     memo: dict = {}
     layers = [_layer(node, graph, counted, field, dtype, used, memo) for node in graph.nodes]
     unsupported = tuple(sorted({op for op, domain in {(n.op_type, n.domain) for n in graph.nodes}
