@@ -82,6 +82,9 @@ class Graph:
     opset: int = 13  # the default-domain opset: attribute defaults come from its schemas
     widths: dict[str, int] = field(default_factory=dict)  # integer-typed tensor -> bytes per element
 
+    def __post_init__(self) -> None:
+        self.shapes.pop("", None)  # "" names an absent input or output (ONNX), never a tensor with a shape
+
     def shape(self, tensor: str) -> Shape | None:
         return self.shapes.get(tensor)
 

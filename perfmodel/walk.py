@@ -85,10 +85,12 @@ def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype:
     if node.subgraphs:
         return _control_layer(node, graph, counted, dtype, used)
     shapes = graph.shapes
-    in_shapes = tuple([shapes.get(i) if i else None for i in node.inputs])
-    # An optional output nothing reads (Dropout's mask, BatchNorm's training statistics) whose shape
-    # inference left unknown is not produced at inference: it never makes the layer's cost unknown.
-    out_shapes = tuple([shapes.get(o) for o in node.outputs if o and (o in used or o in shapes)])
+    in_shapes = tuple(map(shapes.get, node.inputs))  # None for an absent input (Graph holds no shape for "")
+    out_shapes = tuple(map(shapes.get, node.outputs))
+    if None in out_shapes:
+        # An optional output nothing reads (Dropout's mask, BatchNorm's training statistics) whose shape
+        # inference left unknown is not produced at inference: it never makes the layer's cost unknown.
+        out_shapes = tuple([shapes.get(o) for o in node.outputs if o and (o in used or o in shapes)])
     rule = _rule_for(node.op_type, node.domain)
     if rule is None or None in out_shapes or None in in_shapes and any(
             s is None for i, s in zip(node.inputs, in_shapes) if i):

@@ -197,3 +197,13 @@ def test_a_plain_graph_node_is_the_dataclass_built_field_by_field() -> None:
     args = ("conv", "Conv", "", ("x", "w"), ("y",), {"group": 1})
     fast, slow = GraphNode.plain(*args), GraphNode(*args)
     assert fast == slow and vars(fast) == vars(slow)
+
+
+def test_an_initializer_named_empty_is_never_an_absent_input() -> None:
+    """"" names an absent optional input (ONNX): a file that also stores a tensor under that name
+    does not make Clip's absent min an input of 1,000 elements."""
+    nodes = [helper.make_node("Clip", ["x", "", "mx"], ["y"], name="clip")]
+    inits = [onnx.numpy_helper.from_array(np.zeros(1000, np.float32), ""),
+             onnx.numpy_helper.from_array(np.array(1.0, np.float32), "mx")]
+    (clip,) = analyze_model(model(nodes, [value("x", [1, 4])], [value("y", None)], inits)).layers
+    assert clip.input_shapes == ((1, 4), (), ()) and clip.input_elems == 4 and clip.weight_elems == 0
