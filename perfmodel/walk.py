@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from itertools import accumulate, chain
-from operator import sub
 import os
 import warnings
 from fractions import Fraction
+from itertools import accumulate, chain
+from operator import sub
 from typing import Any, Mapping
 
 import onnx
