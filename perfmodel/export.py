@@ -46,18 +46,14 @@ def layer_dict(layer: LayerCost) -> dict[str, Any]:
             "receptive_field": layer.receptive_field,
             "supported": True,
         }
-    else:
-        row = {"name": layer.name, "op_type": layer.op_type, "input_shapes": layer.input_shapes,
-               "output_shapes": layer.output_shapes, **dict.fromkeys(_UNKNOWN_FIGURES[:4]),
-               "activations": layer.activations, **dict.fromkeys(_UNKNOWN_FIGURES[4:]),
-               "receptive_field": layer.receptive_field, "supported": False}
+    else:  # every field null (in the contract's order), then the ones known without a cost rule
+        row = dict.fromkeys(LAYER_FIELDS)
+        row.update(name=layer.name, op_type=layer.op_type, input_shapes=layer.input_shapes,
+                   output_shapes=layer.output_shapes, activations=layer.activations,
+                   receptive_field=layer.receptive_field, supported=False)
     if layer.branches:
         row["subgraphs"] = [{"name": n, "macs": m, "flops": f} for n, m, f in layer.branches]
     return row
-
-
-_UNKNOWN_FIGURES = ("params", "non_trainable_params", "macs", "flops", "bytes_read", "weight_bytes_read",
-                    "input_bytes_read", "bytes_written", "intensity")
 
 
 @lru_cache(maxsize=4096, typed=True)
