@@ -7,9 +7,11 @@ import json
 import math
 
 import pytest
+from onnx import helper
 
-from perfmodel.export import encode, json_text, layer_dict, to_json
+from perfmodel.export import encode, group_dict, json_text, layer_dict, model_dict, to_json
 from perfmodel.walk import analyze_model
+from tests.onnx_graphs import model, value
 
 
 def test_an_integer_over_64_bits_is_written_exactly() -> None:
@@ -52,3 +54,14 @@ def test_each_item_of_a_list_on_its_own_line_whatever_its_strings_hold() -> None
     assert [json.loads(line.strip().rstrip(",")) for line in lines[2:-2]] \
         == [json.loads(json.dumps(item)) for item in items]
     assert json.loads(text) == json.loads(json.dumps({"layers": items}))
+
+
+def test_unfused_groups_rows_are_group_dict_of_each_layer() -> None:
+    """The JSON builds an unfused layer's group row from its layer row: it must be group_dict's,
+    supported layers and uncosted ones alike."""
+    uncosted = model([helper.make_node("Relu", ["x"], ["a"], name="r"),
+                      helper.make_node("Foo", ["a"], ["y"], name="foo", domain="my.domain")],
+                     [value("x", [1, 4])], [value("y", None)])
+    uncosted.opset_import.append(helper.make_opsetid("my.domain", 1))
+    for cost in (analyze_model("googlenet"), analyze_model(uncosted)):
+        assert model_dict(cost)["groups"] == [group_dict(layer) for layer in cost.layers]
