@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 from collections import deque
+from itertools import chain
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -24,8 +25,8 @@ from onnx import TensorProto, helper, numpy_helper
 from perfmodel.background import Forked, can_fork
 from perfmodel.errors import PerfmodelError
 from perfmodel.shapes import (
-    FOLD_LIMIT, ProtoNode, ceil_pool_fixes, derived_is_param, fold_constants, infer_shapes, inferred_graph, read_types,
-    same_shape_fixes,
+    CEIL_POOL_OPS, FOLD_LIMIT, SAME_SHAPE_OPS, ProtoNode, ceil_pool_fixes, derived_is_param, fold_constants,
+    infer_shapes, inferred_graph, read_types, same_shape_fixes,
 )
 from perfmodel.skim import skim_model_bytes
 from perfmodel.units import Shape, printable
@@ -459,6 +460,16 @@ def _resolved(source: str | os.PathLike | onnx.ModelProto, batch: int | None,
     constants = set(init_names)
     param_like = set(init_names)
     corrected: dict[str, Shape] = {}
+    # The layers are found before the inference is waited for (its shapes are not needed to find
+    # them), and found again only if folding turns some tensors into constants.
+    layers, derived, layer_constants = _layers(ordered, constants)
+    fixed = _fixed(ordered)
+    # A fold pass can change nothing where no node is fed by constants only, none is a Shape and
+    # inference found every shape: then it is skipped.
+    may_fold = bool(derived) or any(n.op_type == "Shape" for n in ordered)
+    produced = set(chain.from_iterable(n.output for n in ordered))
+    produced.discard("")
+    folded = False
     for step in range(len(nodes) + 1):  # fold -> infer to a fixpoint: each pass may unlock the next shape chain
         if step == 0 and as_read:
             parts = early.parts() if early else None  # the inputs it resolved (None: none), then its inference
@@ -472,45 +483,79 @@ def _resolved(source: str | os.PathLike | onnx.ModelProto, batch: int | None,
         else:
             shapes, elem_types = infer_shapes(ordered, skeletons.tensors, inputs, input_types, outputs, ir_version,
                                               opsets, corrected)
-        fixes = ceil_pool_fixes(ordered, shapes) | same_shape_fixes(ordered, shapes) \
-            | _control_flow_fixes(ordered, skeletons, shapes, elem_types, opset)
+        fixes = ceil_pool_fixes(fixed, shapes) | same_shape_fixes(fixed, shapes) \
+            | _control_flow_fixes(fixed, skeletons, shapes, elem_types, opset)
         shapes.update(fixes)
         corrected.update(fixes)
-        ordered, new = fold_constants(ordered, values, shapes, opset, param_like, elem_types, corrected)
+        new = {}
+        if may_fold or folded or not shapes.keys() >= produced:
+            ordered, new = fold_constants(ordered, values, shapes, opset, param_like, elem_types, corrected)
         if not new and not fixes:
             break
+        if new:
+            folded = True
+            fixed = _fixed(ordered)
         for tensor_name, value in new.items():
             skeletons.tensors.append(numpy_helper.from_array(value, tensor_name))
             constants.add(tensor_name)
     del model, g  # what is kept of the file: small constants' values, and skeletons when a pass needed them
-
-    # Nodes fed only by constants compute weights, not activations (a weight Transpose, a
-    # DequantizeLinear, a ConstantOfShape weight, the zero bias a dynamo export Expands from a
-    # scalar): their outputs are constants and they are not layers. Which of them are parameters:
-    # shapes.derived_is_param.
-    graph_nodes: list[GraphNode] = []
-    for node in ordered:
-        if node.holds_graph:  # control flow is always a layer: its body's cost is the walk's
-            graph_nodes.append(_control_node(node, printable(node.name) or f"{node.op_type}_{len(graph_nodes)}",
-                                             skeletons.by_name, shapes, elem_types))
-            continue
-        skip = TYPE_ONLY_INPUTS.get(node.op_type)
-        ins = [i for j, i in enumerate(node.input) if i and j not in skip] if skip else list(filter(None, node.input))
-        if ins and constants.issuperset(ins):
-            outs = [o for o in node.output if o]
-            constants.update(outs)
-            sizes = {i: math.prod(shapes.get(i, ())) for i in ins}
-            param_like.update(o for o in outs if o in shapes and derived_is_param(
-                node, sizes, values, param_like, math.prod(shapes[o])))
-            continue
-        graph_nodes.append(GraphNode.plain(printable(node.name) or f"{node.op_type}_{len(graph_nodes)}", node.op_type,
-                                           node.domain, node.input, node.output, node.attrs))
+    if folded:
+        layers, derived, layer_constants = _layers(ordered, constants)
+    constants = layer_constants
+    for node, ins in derived:  # which of the tensors computed from constants only are parameters
+        outs = [o for o in node.output if o]
+        sizes = {i: math.prod(shapes.get(i, ())) for i in ins}
+        param_like.update(o for o in outs if o in shapes and derived_is_param(
+            node, sizes, values, param_like, math.prod(shapes[o])))
+    graph_nodes = [node if type(node) is GraphNode else _control_node(node, _layer_name(node, index), skeletons.by_name,
+                                                                      shapes, elem_types)
+                   for index, node in enumerate(layers)]
     float_tensors = {tensor_name for tensor_name, elem in elem_types.items() if elem in FLOAT_TYPES}
     if shapes and max(map(math.prod, shapes.values())) > MAX_ELEMS:  # (named only when one is too large)
         huge = next(n for n, shape in shapes.items() if math.prod(shape) > MAX_ELEMS)
         _check_size(f"tensor '{huge}'", shapes[huge])
     return Graph(graph_name or name, inputs, outputs, graph_nodes, shapes, constants, param_like, float_tensors, opset,
                  fixed_widths(elem_types))
+
+
+def _layers(nodes: list[ProtoNode], constants: set[str]) -> tuple[list[GraphNode | ProtoNode],
+                                                                 list[tuple[ProtoNode, list[str]]], set[str]]:
+    """The graph's layers in order, and apart the nodes that are not: those fed by constants only
+    compute weights, not activations (a weight Transpose, a DequantizeLinear, a ConstantOfShape
+    weight, the zero bias a dynamo export Expands from a scalar), and their outputs are constants
+    too. Returns the layers (a control-flow node, always a layer, as its ProtoNode: what it needs of
+    its scope needs shapes, `_control_node`), those nodes with their inputs (which of their outputs
+    are parameters needs shapes too: shapes.derived_is_param), and the constants with their outputs."""
+    constants = set(constants)
+    layers: list[GraphNode | ProtoNode] = []
+    derived: list[tuple[ProtoNode, list[str]]] = []
+    for node in nodes:
+        if node.holds_graph:
+            layers.append(node)
+            continue
+        skip = TYPE_ONLY_INPUTS.get(node.op_type)
+        ins = [i for j, i in enumerate(node.input) if i and j not in skip] if skip else list(filter(None, node.input))
+        if ins and constants.issuperset(ins):
+            constants.update(o for o in node.output if o)
+            derived.append((node, ins))
+            continue
+        layers.append(GraphNode.plain(_layer_name(node, len(layers)), node.op_type, node.domain, node.input,
+                                      node.output, node.attrs))
+    return layers, derived, constants
+
+
+def _fixed(nodes: list[ProtoNode]) -> list[ProtoNode]:
+    """The nodes some of whose shapes onnx's inference gets wrong or leaves unknown, and that are
+    fixed after it (shapes.ceil_pool_fixes, shapes.same_shape_fixes, `_control_flow_fixes`)."""
+    return [n for n in nodes if n.op_type in _FIXED_OPS]
+
+
+_FIXED_OPS = {*CEIL_POOL_OPS, *SAME_SHAPE_OPS, "Loop", "Scan"}
+
+
+def _layer_name(node: ProtoNode, index: int) -> str:
+    """A layer's name: its node's, printable, or for a node without one its op and place among the layers."""
+    return printable(node.name) or f"{node.op_type}_{index}"
 
 
 def _read_constants(tensors) -> tuple[dict[str, Shape], dict[str, int], dict[str, TensorProto]]:
@@ -635,7 +680,7 @@ def _read_inferred(parts: Iterator[Any]) -> tuple[dict[str, Shape], dict[str, in
     """All shapes and element types `_infer_as_read` found: the second half read here, then the
     first half as it read it (merged in the tensors' order)."""
     rest = onnx.GraphProto.FromString(next(parts))
-    more_shapes, more_types = read_types(list(rest.value_info) + list(rest.output))
+    more_shapes, more_types = read_types(chain(rest.value_info, rest.output))
     shapes, elem_types = next(parts)
     for _ in parts:  # to the end: a child that sent them is reaped
         pass

@@ -165,12 +165,16 @@ def same_shape_fixes(nodes: list[onnx.NodeProto], shapes: Mapping[str, Shape]) -
             and node.input[0] in shapes and node.output and node.output[0] not in shapes}
 
 
+CEIL_POOL_OPS = ("MaxPool", "AveragePool", "LpPool")
+"""Pools with a ceil_mode, whose output shape onnx's inference may get wrong (`ceil_pool_fixes`)."""
+
+
 def ceil_pool_fixes(nodes: list[onnx.NodeProto], shapes: Mapping[str, Shape]) -> dict[str, Shape]:
     """Output shapes onnx's inference gets wrong: a ceil_mode pool whose last window would start past
     the input and its begin padding is dropped (ONNX MaxPool spec, PyTorch, onnxruntime), out - 1."""
     fixes: dict[str, Shape] = {}
     for node in nodes:
-        if node.op_type not in ("MaxPool", "AveragePool", "LpPool") or node.input[0] not in shapes:
+        if node.op_type not in CEIL_POOL_OPS or node.input[0] not in shapes:
             continue
         attrs = node.attrs
         if not attrs.get("ceil_mode") or attrs.get("auto_pad", "NOTSET") != "NOTSET" or node.output[0] not in shapes:
