@@ -12,9 +12,9 @@ import math
 import os
 import warnings
 from fractions import Fraction
-from itertools import accumulate, chain
+from itertools import accumulate, chain, count, repeat
 from operator import sub
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import onnx
 
@@ -53,7 +53,8 @@ def walk(graph: Graph, *, dtype: str = "fp32", name: str | None = None, counted:
     field: dict[str, tuple[int, int, int]] = {  # tensor -> (receptive field, jump, spatial size)
         n: (1, 1, s[2]) for n, s in graph.inputs.items() if len(s) >= 3
     }
-    used = set(chain.from_iterable(map(_reads, graph.nodes))) | set(graph.outputs)
+    reads = [node.scope or node.inputs for node in graph.nodes]  # _reads
+    used = set(chain.from_iterable(reads)) | set(graph.outputs)
     used.discard("")  # an absent optional input
     memo: dict = {}
     layers = [_layer(node, graph, counted, field, dtype, used, memo) for node in graph.nodes]
@@ -62,7 +63,7 @@ def walk(graph: Graph, *, dtype: str = "fp32", name: str | None = None, counted:
     if unsupported:
         warnings.warn(f"no cost rule for {', '.join(unsupported)}: their cost is reported as unknown",
                       UnsupportedOpWarning, stacklevel=2)
-    peak_elems, peak_points = peak_live(graph, layers)
+    peak_elems, peak_points = peak_live(graph, layers, reads)
     return ModelCost(
         model=name or graph.name,
         inputs=dict(graph.inputs),
@@ -328,38 +329,42 @@ def _receptive_field(node: GraphNode, rule: Rule, outs: tuple, window, field: di
     return math.ceil(rf)
 
 
-def peak_live(graph: Graph, layers: list[LayerCost]) -> tuple[int, tuple[tuple[int, int], ...]]:
+def peak_live(graph: Graph, layers: list[LayerCost],
+              reads: list | None = None) -> tuple[int, tuple[tuple[int, int], ...]]:
     """Max over the schedule of live activation elements (graph order; a tensor dies after its last
     reader; graph outputs live to the end; views share their input's storage; weights excluded), and
     the live sets that can be the peak in bytes: (float elements, integer bytes) of each step, those no
-    other step exceeds in both (which one peaks depends on the dtype the float tensors take)."""
-    shapes = graph.shapes
-    storage: dict[str, str] = {name: name for name in graph.inputs}
-    born: dict[str, int] = {name: -1 for name in graph.inputs}  # storage -> the step creating it
-    last_use: dict[str, int] = {}
-    for step, (node, layer) in enumerate(zip(graph.nodes, layers)):
-        for tensor in _reads(node):
-            if (root := storage.get(tensor)) is not None:
-                last_use[root] = step
-        view_of = storage.get(node.inputs[0]) if layer.is_view and node.inputs else None
-        for tensor in node.outputs:
-            if not tensor:
-                continue
-            if view_of is not None:
-                storage[tensor] = view_of
-            else:
-                storage[tensor] = tensor
-                born[tensor] = last_use[tensor] = step  # an output nobody reads dies at once
-    end = len(graph.nodes)
+    other step exceeds in both (which one peaks depends on the dtype the float tensors take).
+    `reads`: each node's `_reads`, where the caller has them."""
+    shapes, nodes = graph.shapes, graph.nodes
+    end = len(nodes)
+    reads = reads if reads is not None else list(map(_reads, nodes))
+    # storage -> the step creating it (-1: an input); a node's outputs are storages of their own,
+    # but a view's, which share the storage of its first input (unless that is a constant)
+    born: dict[str, int] = {name: -1 for name in graph.inputs}
+    born.update(zip(chain.from_iterable(n.outputs for n in nodes), _steps(n.outputs for n in nodes)))
+    born.pop("", None)  # an absent optional output
+    shared: dict[str, str] = {}  # a view's output -> the storage it shares
+    for step in [k for k, layer in enumerate(layers) if layer.is_view and nodes[k].inputs]:
+        source = nodes[step].inputs[0]
+        root = shared.get(source, source)
+        if root in born:
+            for tensor in filter(None, nodes[step].outputs):
+                shared[tensor] = root
+                del born[tensor]
+    # the last step reading each storage (later reads overwrite earlier ones); a storage nobody reads
+    # dies at the step creating it
+    read = list(chain.from_iterable(reads))
+    last_use = dict(zip(map(shared.get, read, read) if shared else read, _steps(reads)))
     for tensor in graph.outputs:
-        if tensor in storage:
-            last_use[storage[tensor]] = end
+        if (root := shared.get(tensor, tensor)) in born:
+            last_use[root] = end
     # Live sets, one per step k (after step k's outputs are created, before its dead are freed) and
     # one before the first step (the inputs): entry 0 is the inputs, entry k + 1 step k. A tensor
     # created at step b (-1: an input) and last read at step u is live in entries b + 1 to u + 1
     # (an input nobody reads: entry 0 alone).
     unknown = (0,)  # a tensor of unknown shape takes no storage
-    size = {name: math.prod(shapes.get(name, unknown)) for name in born}
+    size = dict(zip(born, map(math.prod, map(shapes.get, born, repeat(unknown)))))
     size.update((name, math.prod(s)) for name, s in graph.inputs.items())
     series = [size]  # elements, and where some tensors are integers: their elements, their bytes
     widths = graph.widths
@@ -384,3 +389,8 @@ def peak_live(graph: Graph, layers: list[LayerCost]) -> tuple[int, tuple[tuple[i
             frontier.append((floats, int_bytes))
             best_int = int_bytes
     return max(elems), tuple(frontier)
+
+
+def _steps(per_node) -> Iterator[int]:
+    """Each node's step, once for each of its items (`per_node`: a sized collection per node, in order)."""
+    return chain.from_iterable(map(repeat, count(), map(len, per_node)))
