@@ -125,18 +125,29 @@ def json_text(data: Any) -> str:
     """JSON with one key per line at the top, and each element of a list of objects (layers, groups)
     on one line of its own, compact (`encode`: the bulk of a large model's output): readable,
     diff-able, fast to write. Non-finite numbers are refused."""
+    return json_bytes(data).decode()
 
-    def value(v: Any, indent: str) -> str:
-        if isinstance(v, list) and v and all(isinstance(item, dict) for item in v):
-            inner = indent + "  "
-            return "[\n" + inner + encode_lines(v, ",\n" + inner) + "\n" + indent + "]"
-        if isinstance(v, dict) and v and any(isinstance(x, (dict, list)) for x in v.values()):
-            inner = indent + "  "
-            return "{\n" + ",\n".join(f"{inner}{json.dumps(str(k))}: {value(x, inner)}" for k, x in v.items()) \
-                + "\n" + indent + "}"
-        return json.dumps(v, allow_nan=False)
 
-    return value(data, "")
+def json_bytes(data: Any) -> bytes:
+    """`json_text` as UTF-8, made as bytes: a 50,000-layer analysis is 25 MB of JSON, and each copy
+    of it (to text, to one string, back to bytes to print) costs."""
+    out: list[bytes | memoryview] = []
+    _write_json(data, "", out)
+    return b"".join(out)
+
+
+def _write_json(v: Any, indent: str, out: list[bytes | memoryview]) -> None:
+    """`json_bytes` of `v`, as pieces appended to `out`, its nested lines indented past `indent`."""
+    inner = indent + "  "
+    if isinstance(v, list) and v and all(isinstance(item, dict) for item in v):
+        out += [f"[\n{inner}".encode(), encode_lines(v, ",\n" + inner), f"\n{indent}]".encode()]
+    elif isinstance(v, dict) and v and any(isinstance(x, (dict, list)) for x in v.values()):
+        for k, (key, x) in enumerate(v.items()):
+            out.append(f"{',' if k else '{'}\n{inner}{json.dumps(str(key))}: ".encode())
+            _write_json(x, inner, out)
+        out.append(f"\n{indent}}}".encode())
+    else:
+        out.append(json.dumps(v, allow_nan=False).encode())
 
 
 def encode(value: Any) -> str:
@@ -155,19 +166,19 @@ def encode(value: Any) -> str:
 _LINE_BREAK = orjson.Fragment(b"\n")
 
 
-def encode_lines(items: list[Any], separator: str) -> str:
-    """`encode` of each item, joined by `separator`, in one call of orjson: a list with a raw line
-    break (an `orjson.Fragment`) between items, which orjson writes nowhere else (it escapes control
-    characters in strings), so each ",<line break>," is a boundary between two items. Written item by
-    item where orjson cannot write the list."""
+def encode_lines(items: list[Any], separator: str) -> bytes | memoryview:
+    """`encode` of each item, joined by `separator`, as UTF-8, in one call of orjson: a list with a
+    raw line break (an `orjson.Fragment`) between items, which orjson writes nowhere else (it escapes
+    control characters in strings), so each ",<line break>," is a boundary between two items.
+    Written item by item where orjson cannot write the list."""
     spaced: list[Any] = [_LINE_BREAK] * (2 * len(items) - 1)
     spaced[::2] = items
     try:
         text = orjson.dumps(spaced)
     except orjson.JSONEncodeError:
-        return separator.join([encode(item) for item in items])
+        return separator.join([encode(item) for item in items]).encode()
     _refuse_non_finite(text, items)
-    return text[1:-1].replace(b",\n,", separator.encode()).decode()
+    return memoryview(text.replace(b",\n,", separator.encode()))[1:-1]  # (a view: the list's brackets left out)
 
 
 def _refuse_non_finite(text: bytes, items: list[Any]) -> None:
@@ -187,14 +198,15 @@ def _non_finite(value: Any) -> bool:
     return any(type(x) is float and x - x != 0 or isinstance(x, (dict, list)) and _non_finite(x) for x in items)
 
 
-def to_json(cost: ModelCost, fused: ModelCost | None = None, depth: int | None = None) -> str:
+def to_json(cost: ModelCost, fused: ModelCost | None = None, depth: int | None = None) -> bytes:
+    """The JSON contract (`model_dict`, and `scopes` at `depth`), as UTF-8 (`json_bytes`)."""
     with collector_paused():  # the rows live until written, then die by refcount
         data = model_dict(cost, fused)
         if depth:
             from perfmodel.scopes import scope_dict, scopes
 
             data["scopes"] = [scope_dict(s, depth) for s in scopes(cost, depth)]
-        return json_text(data)
+        return json_bytes(data)
 
 
 def scopes_csv(cost: ModelCost, depth: int) -> str:

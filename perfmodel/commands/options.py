@@ -129,13 +129,19 @@ def run_inputs(args: argparse.Namespace) -> tuple[str | None, ...]:
     return tuple(found)
 
 
-def write_output(args: argparse.Namespace, text: str) -> None:
-    """Print `text`, or write it to `args.output` (-o FILE) atomically and say so on stderr."""
+def write_output(args: argparse.Namespace, text: str | bytes) -> None:
+    """Print `text` (or UTF-8 bytes), or write it to `args.output` (-o FILE) atomically and say so on
+    stderr."""
     from perfmodel.files import check_not_input, write_atomic
 
     if not getattr(args, "output", None):
-        print(text)
+        if isinstance(text, bytes) and (stdout := getattr(sys.stdout, "buffer", None)) is not None:
+            sys.stdout.flush()  # whatever was printed as text before comes first
+            stdout.write(text)
+            stdout.write(b"\n")
+        else:
+            print(text.decode() if isinstance(text, bytes) else text)
         return
     check_not_input(args.output, run_inputs(args))
-    write_atomic(args.output, text + "\n")
+    write_atomic(args.output, text + (b"\n" if isinstance(text, bytes) else "\n"))
     print(f"wrote {args.output}", file=sys.stderr)
