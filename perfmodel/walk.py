@@ -13,7 +13,7 @@ import os
 import warnings
 from fractions import Fraction
 from itertools import accumulate, chain, count, repeat
-from operator import sub
+from operator import mul, sub
 from typing import Any, Iterator, Mapping
 
 import onnx
@@ -362,23 +362,24 @@ def peak_live(graph: Graph, layers: list[LayerCost],
     # Live sets, one per step k (after step k's outputs are created, before its dead are freed) and
     # one before the first step (the inputs): entry 0 is the inputs, entry k + 1 step k. A tensor
     # created at step b (-1: an input) and last read at step u is live in entries b + 1 to u + 1
-    # (an input nobody reads: entry 0 alone).
+    # (an input nobody reads: entry 0 alone). Lists aligned with `born`, so the sums read no names.
+    firsts = list(born.values())
+    lasts = list(map(last_use.get, born, firsts))
     unknown = (0,)  # a tensor of unknown shape takes no storage
-    size = dict(zip(born, map(math.prod, map(shapes.get, born, repeat(unknown)))))
-    size.update((name, math.prod(s)) for name, s in graph.inputs.items())
-    series = [size]  # elements, and where some tensors are integers: their elements, their bytes
+    sizes = list(map(math.prod, map(graph.inputs.get, born, map(shapes.get, born, repeat(unknown)))))
+    series = [sizes]  # elements, and where some tensors are integers: their elements, their bytes
     widths = graph.widths
     if widths:
-        int_elems = {name: size[name] for name in born if name in widths}
-        series += [int_elems, {name: n * widths[name] for name, n in int_elems.items()}]
+        int_widths = list(map(widths.get, born, repeat(0)))
+        int_elems = [n if width else 0 for n, width in zip(sizes, int_widths)]
+        series += [int_elems, list(map(mul, int_elems, int_widths))]
     totals = []
     for amounts in series:
         delta = [0] * (end + 3)
-        for name, first in born.items():
-            amount = amounts.get(name)
+        for first, last, amount in zip(firsts, lasts, amounts):
             if amount:
                 delta[first + 1] += amount
-                delta[last_use.get(name, first) + 2] -= amount
+                delta[last + 2] -= amount
         totals.append(list(accumulate(delta[:end + 1])))
     elems = totals[0]
     if not widths:
