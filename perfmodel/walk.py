@@ -308,7 +308,7 @@ def _receptive_field(node: GraphNode, rule: Rule, outs: tuple, window, field: di
     A transposed conv upsamples: output pixels are s times denser, j' = j / s, and each sees
     ceil(k_eff / s) input pixels, r' = r + (ceil(k_eff / s) - 1) j. The field is reported rounded up.
     """
-    sources = [field[i] for i in node.inputs if i in field]
+    sources = [found for i in node.inputs if (found := field.get(i)) is not None]
     if not sources:
         return None
     rf, jump, size = sources[0] if len(sources) == 1 else max(sources)
