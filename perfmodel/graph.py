@@ -210,14 +210,17 @@ def constant_node_tensor(node: onnx.NodeProto) -> TensorProto:
     return tensor
 
 
+_EXTERNAL = TensorProto.EXTERNAL
+
+
 def _is_external(tensor: TensorProto) -> bool:
-    return tensor.data_location == TensorProto.EXTERNAL
+    return tensor.data_location == _EXTERNAL
 
 
 def has_data(tensor: TensorProto, elems: int | None = None) -> bool:
     """Whether the tensor's values are in the file (`elems`: its element count, where the caller
     read its dims already: each read of them costs a few microseconds)."""
-    if _is_external(tensor):
+    if tensor.data_location == _EXTERNAL:  # (`_is_external`, inline: this runs for every initializer)
         return False
     n = math.prod(tensor.dims) if elems is None else elems
     return n == 0 or bool(

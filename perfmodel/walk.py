@@ -98,7 +98,8 @@ def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype:
         return _unknown_layer(node, graph, rule, in_shapes, out_shapes, dtype)
     widths, constants = graph.widths, graph.constants
     roles = tuple([_role(t, graph) if t in constants else widths.get(t) or 0 for t in node.inputs])
-    key = (node.op_type, in_shapes, out_shapes, roles, tuple(map(widths.get, node.outputs)), tuple(node.attrs.items()))
+    out_widths = tuple(map(widths.get, node.outputs)) if widths else ()
+    key = (node.op_type, in_shapes, out_shapes, roles, out_widths, tuple(node.attrs.items()))
     try:  # nodes alike in op, shapes, attributes and operands cost alike (repeated blocks)
         found = memo.get(key)
     except TypeError:  # an attribute value that cannot be hashed: no memo for this node
