@@ -14,8 +14,8 @@ from __future__ import annotations
 import math
 import os
 from collections import deque
-from itertools import chain
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 

@@ -53,7 +53,7 @@ def walk(graph: Graph, *, dtype: str = "fp32", name: str | None = None, counted:
     field: dict[str, tuple[int, int, int]] = {  # tensor -> (receptive field, jump, spatial size)
         n: (1, 1, s[2]) for n, s in graph.inputs.items() if len(s) >= 3
     }
-    reads = [node.scope or node.inputs for node in graph.nodes]  # _reads
+    reads = list(map(_reads, graph.nodes))
     used = set(chain.from_iterable(reads)) | set(graph.outputs)
     used.discard("")  # an absent optional input
     memo: dict = {}

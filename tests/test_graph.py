@@ -135,30 +135,34 @@ def test_view_shares_storage_in_peak() -> None:
 @settings(max_examples=80, deadline=None)
 @given(st.data())
 def test_peak_live_memory_matches_a_step_by_step_count(data) -> None:
-    """Random DAGs of Relu, Add, Concat and Flatten (a view) over inputs of random sizes: the peak is
-    the largest sum, over the steps, of the storages made at or before the step and last read (or, for
-    the graph's output, kept to the end) at or after it; a view adds no storage, an input nobody
-    reads lives before the first step only."""
+    """Random DAGs of Relu, Add, Concat, Split (two outputs) and Flatten (a view) over inputs of
+    random sizes: the peak is the largest sum, over the steps, of the storages made at or before the
+    step and last read (or, for the graph's output, kept to the end) at or after it; a view adds no
+    storage, an input nobody reads lives before the first step only, an output nobody reads lives at
+    its own step only."""
     sizes = {f"x{i}": data.draw(st.integers(1, 50)) for i in range(3)}  # tensor -> its elements
     storage = {name: name for name in sizes}
     nodes = []
     n = data.draw(st.integers(1, 12))
     for k in range(n):
-        op = data.draw(st.sampled_from(["Relu", "Add", "Concat", "Flatten"]))
+        op = data.draw(st.sampled_from(["Relu", "Add", "Concat", "Flatten", "Split"]))
         a, b = (data.draw(st.sampled_from(sorted(sizes))) for _ in range(2))
-        out = f"t{k}"
+        if op == "Split" and sizes[a] % 2:
+            op = "Relu"
+        outs = [f"t{k}", f"t{k}b"] if op == "Split" else [f"t{k}"]
         ins = {"Add": [a, a], "Concat": [a, b]}.get(op, [a])
-        nodes.append(helper.make_node(op, ins, [out], **({"axis": 1} if op in ("Concat", "Flatten") else {})))
-        sizes[out] = sizes[a] + sizes[b] if op == "Concat" else sizes[a]
-        storage[out] = storage[a] if op == "Flatten" else out
+        nodes.append(helper.make_node(op, ins, outs, **({"axis": 1} if op in ("Concat", "Flatten", "Split") else {})))
+        for out in outs:
+            sizes[out] = sizes[a] + sizes[b] if op == "Concat" else sizes[a] // 2 if op == "Split" else sizes[a]
+            storage[out] = storage[a] if op == "Flatten" else out
     output = nodes[-1].output[0]
     last_use = {}
     for step, node in enumerate(nodes):
         for i in node.input:
             last_use[storage[i]] = step
     last_use[storage[output]] = n
-    made = {f"x{i}": -1 for i in range(3)} | {node.output[0]: step for step, node in enumerate(nodes)
-                                              if storage[node.output[0]] == node.output[0]}
+    made = {f"x{i}": -1 for i in range(3)} | {out: step for step, node in enumerate(nodes) for out in node.output
+                                              if storage[out] == out}
     expected = max(sum(sizes[t] for t, made_at in made.items() if made_at <= step <= last_use.get(t, made_at))
                    for step in range(-1, n))
     graph = model(nodes, [value(x, [1, sizes[x]]) for x in ("x0", "x1", "x2")], [value(output, None)])
