@@ -110,15 +110,11 @@ def model_dict(cost: ModelCost, fused: ModelCost | None = None) -> dict[str, Any
     }
 
 
-_GROUP_FIGURES = ("macs", "flops", "bytes_read", "bytes_written", "intensity")
-
-
 def _own_group(layer: dict[str, Any]) -> dict[str, Any]:
     """`group_dict` of a layer that is a group alone, from its `layer_dict` (the same figures)."""
-    row = {"name": layer["name"], "layers": (layer["name"],), "op_types": (layer["op_type"],)}
-    for key in _GROUP_FIGURES:
-        row[key] = layer[key]
-    return row
+    return {"name": layer["name"], "layers": (layer["name"],), "op_types": (layer["op_type"],),
+            "macs": layer["macs"], "flops": layer["flops"], "bytes_read": layer["bytes_read"],
+            "bytes_written": layer["bytes_written"], "intensity": layer["intensity"]}
 
 
 def json_text(data: Any) -> str:
