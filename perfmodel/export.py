@@ -95,13 +95,14 @@ def model_dict(cost: ModelCost, fused: ModelCost | None = None) -> dict[str, Any
         for layer in layers:
             layer["group"] = where.get(layer["name"], layer["name"])
         group_rows = [group_dict(g) for g in groups.layers]
+    unknown = cost.unknown_layers  # (ModelCost.complete is their absence: one pass over the layers, not three)
     return {
         "model": cost.model,
         "dtype": cost.dtype,
         "inputs": {name: list(shape) for name, shape in cost.inputs.items()},
-        "complete": cost.complete,
-        "unknown_layers": list(cost.unknown_layers),
-        "totals_are_lower_bounds": not cost.complete,
+        "complete": not unknown,
+        "unknown_layers": list(unknown),
+        "totals_are_lower_bounds": bool(unknown),
         "totals": cost.totals(),
         "layers": layers,
         "unsupported_ops": list(cost.unsupported_ops),
