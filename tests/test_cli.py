@@ -172,3 +172,21 @@ def test_a_partial_result_says_so_everywhere_and_exits_3(tmp_path) -> None:
         assert result.returncode == 3 and "INCOMPLETE" in result.stderr, command
     complete = json.loads(perfmodel("analyze", "lenet5", "--format", "json").stdout)
     assert complete["complete"] is True and complete["unknown_layers"] == []
+
+
+def test_json_printed_as_bytes_reads_as_the_text_in_process(tmp_path) -> None:
+    """The process prints the JSON as UTF-8 bytes; in-process, with a text-only stdout, it prints it
+    as text: the same characters either way, a name with an accent and a line break included."""
+    from onnx import helper
+
+    from tests.onnx_graphs import model, value
+
+    path = tmp_path / "names.onnx"
+    onnx_model = model([helper.make_node("Relu", ["x"], ["y"], name="résumé\nrelu")], [value("x", [1, 4])],
+                       [value("y", None)])
+    path.write_bytes(onnx_model.SerializeToString())
+    in_process = perfmodel("analyze", path, "--format", "json")
+    process = perfmodel_process("analyze", path, "--format", "json")
+    assert process.returncode == in_process.returncode == 0, process.stderr
+    assert process.stdout == in_process.stdout
+    assert json.loads(process.stdout)["layers"][0]["name"] == "résumé\\nrelu"
