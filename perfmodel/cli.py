@@ -8,10 +8,12 @@ its parser and sets `func(args) -> int`. Heavy imports (numba, matplotlib) happe
 from __future__ import annotations
 
 import argparse
-import importlib
+import contextlib
 import gc
+import importlib
 import sys
 import warnings
+from typing import Iterator
 
 from perfmodel import __version__
 from perfmodel.errors import PerfmodelError
@@ -58,6 +60,23 @@ almost none until it ends. (The analysis itself and its JSON run with the collec
 perfmodel.collector.)"""
 
 
+@contextlib.contextmanager
+def _unencodable_escaped(stream) -> Iterator[None]:
+    """Characters `stream`'s encoding lacks (a Greek layer name on a Latin-1 terminal, any accent
+    under PYTHONIOENCODING=ascii) written as Python escapes, as stderr writes them, never a
+    UnicodeEncodeError; the stream's own setting is back afterwards. (JSON goes out as UTF-8 bytes,
+    whatever the encoding: commands.options.write_output.)"""
+    errors = getattr(stream, "errors", None)
+    if errors is None or not hasattr(stream, "reconfigure"):  # (a StringIO: it encodes nothing)
+        yield
+        return
+    stream.reconfigure(errors="backslashreplace")
+    try:
+        yield
+    finally:
+        stream.reconfigure(errors=errors)
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     print(f"perfmodel: warning: {printable(str(message))}", file=sys.stderr)
 
@@ -72,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     before = gc.get_threshold()
     gc.set_threshold(*GC_THRESHOLD)
     try:
-        return int(args.func(args) or 0)
+        with _unencodable_escaped(sys.stdout):
+            return int(args.func(args) or 0)
     except PerfmodelError as exc:
         print(f"perfmodel: error: {printable(str(exc))}", file=sys.stderr)
         return 2

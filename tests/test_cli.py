@@ -190,3 +190,26 @@ def test_json_printed_as_bytes_reads_as_the_text_in_process(tmp_path) -> None:
     assert process.returncode == in_process.returncode == 0, process.stderr
     assert process.stdout == in_process.stdout
     assert json.loads(process.stdout)["layers"][0]["name"] == "résumé\\nrelu"
+
+
+def test_names_the_terminal_cannot_encode_are_escaped_not_a_traceback(tmp_path) -> None:
+    """On a terminal whose encoding lacks a name's characters (here ASCII), tables write them as
+    Python escapes and JSON stays UTF-8: exit 0, no UnicodeEncodeError."""
+    import os
+
+    from onnx import helper
+
+    from tests.onnx_graphs import model, value
+
+    path = tmp_path / "accent.onnx"
+    path.write_bytes(model([helper.make_node("Relu", ["x"], ["y"], name="résumé")], [value("x", [1, 4])],
+                           [value("y", None)]).SerializeToString())
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    for fmt in ("table", "csv", "json"):
+        result = subprocess.run([sys.executable, "-m", "perfmodel", "analyze", str(path), "--format", fmt],
+                                capture_output=True, env=env, timeout=120)
+        assert result.returncode == 0 and b"Traceback" not in result.stderr, (fmt, result.stderr)
+        if fmt == "json":
+            assert json.loads(result.stdout.decode("utf-8"))["layers"][0]["name"] == "résumé"
+        else:
+            assert b"r\\xe9sum\\xe9" in result.stdout, fmt
