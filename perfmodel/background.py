@@ -35,7 +35,7 @@ def can_fork() -> bool:
 
 class Forked:
     """`fn(*args)`, a generator function, started in a forked child; `parts()` yields its values,
-    `result()` is its one value (a generator of one), `cancel()` drops the child."""
+    `cancel()` drops the child."""
 
     def __init__(self, fn: Callable[..., Iterator[Any]], *args: Any):
         self._fn, self._args = fn, args
@@ -81,11 +81,6 @@ class Forked:
                 return
         # what went wrong there happens again here, and is raised here
         yield from itertools.islice(self._fn(*args), received, None)
-
-    def result(self) -> Any:
-        """The one value of a generator of one."""
-        (value,) = self.parts()
-        return value
 
     def _receive(self) -> Any:
         """The next value the child sent, or _NOTHING at the end of what it sent (or of what could be read)."""

@@ -220,7 +220,7 @@ def _is_external(tensor: TensorProto) -> bool:
 def has_data(tensor: TensorProto, elems: int | None = None) -> bool:
     """Whether the tensor's values are in the file (`elems`: its element count, where the caller
     read its dims already: each read of them costs a few microseconds)."""
-    if tensor.data_location == _EXTERNAL:  # (`_is_external`, inline: this runs for every initializer)
+    if _is_external(tensor):
         return False
     n = math.prod(tensor.dims) if elems is None else elems
     return n == 0 or bool(
@@ -553,7 +553,8 @@ def _fixed(nodes: list[ProtoNode]) -> list[ProtoNode]:
     return [n for n in nodes if n.op_type in _FIXED_OPS]
 
 
-_FIXED_OPS = {*CEIL_POOL_OPS, *SAME_SHAPE_OPS, "Loop", "Scan"}
+_LOOP_OPS = ("Loop", "Scan")  # whose output shapes onnx may leave unknown (`_control_flow_fixes`)
+_FIXED_OPS = {*CEIL_POOL_OPS, *SAME_SHAPE_OPS, *_LOOP_OPS}
 
 
 def _layer_name(node: ProtoNode, index: int) -> str:
@@ -687,13 +688,15 @@ def _read_inferred(parts: Iterator[Any]) -> tuple[dict[str, Shape], dict[str, in
     shapes, elem_types = next(parts)
     for _ in parts:  # to the end: a child that sent them is reaped
         pass
-    return shapes | more_shapes, elem_types | more_types
+    shapes.update(more_shapes)
+    elem_types.update(more_types)
+    return shapes, elem_types
 
 
 def _control_flow_fixes(nodes: list[ProtoNode], skeletons: _Skeletons, shapes: dict[str, Shape],
                         elem_types: Mapping[str, int], opset: int) -> dict[str, Shape]:
     """Shapes of Loop and Scan outputs that onnx's inference leaves unknown (perfmodel.control_flow)."""
-    loops = [n for n in nodes if n.op_type in ("Loop", "Scan") and any(o and o not in shapes for o in n.output)]
+    loops = [n for n in nodes if n.op_type in _LOOP_OPS and any(o and o not in shapes for o in n.output)]
     if not loops:
         return {}
     from perfmodel.control_flow import output_shapes

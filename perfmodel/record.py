@@ -10,9 +10,9 @@ quantized model's uint8 activations and int8 weights) keep their stored widths (
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass, field
 from functools import cached_property
 from operator import attrgetter
-from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from perfmodel.units import Shape

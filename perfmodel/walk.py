@@ -130,12 +130,10 @@ def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype:
     return record
 
 
-def _role(tensor: str, graph: Graph) -> tuple[int, int | None] | int:
-    """What a node's input is, as its cost depends on it: 0 absent or an activation (the common case,
-    first), else (1 a constant, 2 a float parameter-like constant, 3 another parameter-like one; its
-    fixed width or None); an activation's fixed width is in its key too."""
-    if not tensor or tensor not in graph.constants:
-        return graph.widths.get(tensor) or 0
+def _role(tensor: str, graph: Graph) -> tuple[int, int | None]:
+    """What a constant input of a node is, as its cost depends on it: 1 a constant, 2 a float
+    parameter-like constant, 3 another parameter-like one; with its fixed width or None. (An
+    activation's role in `_layer`'s key is its fixed width, or 0.)"""
     if tensor not in graph.param_like:
         return 1, graph.widths.get(tensor)
     return 2 if tensor in graph.float_tensors else 3, graph.widths.get(tensor)
@@ -157,8 +155,9 @@ def _unknown_layer(node: GraphNode, graph: Graph, rule: Rule | None, in_shapes: 
 def _template(node: GraphNode, graph: Graph, rule: Rule, in_shapes: tuple, out_shapes: tuple,
               dtype: str) -> tuple[dict[str, Any], tuple[int, int] | None, tuple]:
     """The record of every node alike to `node` (`_layer`'s key), as fields, with its stored weights
-    counted as first seen here; its window (receptive field); and its stored weights' slots, (slot, "params" or "non_trainable_params",
-    elements, integer share), for `_layer` to discount the ones an earlier layer counted."""
+    counted as first seen here; its window (receptive field); and its stored weights' slots, (slot,
+    "params" or "non_trainable_params", elements, integer share), for `_layer` to discount the ones
+    an earlier layer counted."""
     attrs, geometry, cost = _rule_cost(node, rule, graph.opset, in_shapes, out_shapes)
     params = buffers = weight_elems = input_elems = 0
     widths = graph.widths
@@ -245,13 +244,9 @@ def _control_layer(node: GraphNode, graph: Graph, counted: set[str], dtype: str,
                      activations=sum(n for n, _ in written), int_activations=Fixed.of(written),
                      supported=False, kind=ops.CONTROL, input_names=reads, output_names=tuple(node.outputs),
                      activation_slots=tuple(k for k, t in enumerate(reads) if t not in graph.constants))
-    if _rule(node) is None:
+    if _rule_for(node.op_type, node.domain) is None:
         return base
     return control_layer(node, graph, counted, dtype, walk, base, all(graph.shape(o) is not None for o in outs))
-
-
-def _rule(node: GraphNode) -> Rule | None:
-    return _rule_for(node.op_type, node.domain)
 
 
 def _rule_for(op_type: str, domain: str) -> Rule | None:

@@ -42,7 +42,7 @@ def _fails_in_a_child(parent: int, how: str, after: int = 0):
 
 @forks
 def test_the_result_comes_from_the_child() -> None:
-    pid, value = Forked(_pid_and, {"a": (1, 2)}).result()
+    (pid, value), = Forked(_pid_and, {"a": (1, 2)}).parts()
     assert pid != os.getpid() and value == {"a": (1, 2)}
 
 
@@ -82,7 +82,7 @@ def test_errors_are_raised_here() -> None:
         yield
 
     with pytest.raises(PerfmodelError, match="node 'x'"):
-        Forked(invalid).result()
+        list(Forked(invalid).parts())
 
 
 @forks
@@ -103,7 +103,7 @@ def test_without_fork_the_function_runs_when_asked(monkeypatch) -> None:
         yield len(calls)
 
     child = Forked(counted)
-    assert calls == [] and child.result() == 1
+    assert calls == [] and list(child.parts()) == [1]
 
 
 def _files(tmp_path: Path) -> dict[str, Path]:

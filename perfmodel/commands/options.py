@@ -111,8 +111,9 @@ def partial_status(args: argparse.Namespace, costs) -> int:
     partial = [c for c in costs if not c.complete]
     if partial:
         from perfmodel.tables import incomplete_line
-    for cost in partial:
-        print(f"perfmodel: {incomplete_line(cost)}", file=sys.stderr)
+
+        for cost in partial:
+            print(f"perfmodel: {incomplete_line(cost)}", file=sys.stderr)
     if partial and not getattr(args, "allow_partial", False):
         print(f"perfmodel: exit status {PARTIAL_EXIT}: results are partial (--allow-partial to accept them)",
               file=sys.stderr)
