@@ -5,8 +5,8 @@ Why: onnx's shape inference runs in C++ but holds Python's GIL, so no thread can
 50,000-node graph it and the reading of its result take about as long as the loader's own reading
 of the nodes and weights: a child forked before that reading does the inference beside it, on a
 copy-on-write copy of the model that it may change freely (perfmodel.graph). A generator sends its
-values one at a time, so the child can hand this process a share of the work and go on with its
-own: both read the inferred shapes at once.
+values one at a time, so this process can use each as it comes while the child computes the next:
+the walk takes the inferred shapes a chunk at a time while the child reads the rest.
 
 The values (plain dicts, tuples, numbers, strings, bytes) come back by marshal through a pipe, each
 with its length first. Whatever goes wrong in the child (an exception, a signal, a fork that fails)

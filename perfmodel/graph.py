@@ -6,7 +6,9 @@ the user's overrides, small constant sub-graphs folded with onnx's reference ops
 `onnx.shape_inference`: first on the model as read (a file over SKIM_ABOVE bytes is read without its
 weights' data), for a large graph in a forked child while the nodes are read here
 (perfmodel.background), then, when folding changed the graph, on a skeleton model whose large
-initializers carry dims but no data. The cost walk then reads only this `Graph`.
+initializers carry dims but no data. The cost walk then reads only this `Graph`. A large graph that
+needs nothing after the first inference is handed to the walk before all its shapes are in: the
+walk takes them as the child reads them (`Arriving`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import onnx
 from onnx import TensorProto, helper, numpy_helper
@@ -82,12 +84,18 @@ class Graph:
     float_tensors: set[str] = field(default_factory=set)
     opset: int = 13  # the default-domain opset: attribute defaults come from its schemas
     widths: dict[str, int] = field(default_factory=dict)  # integer-typed tensor -> bytes per element
+    # the shapes a forked inference is still sending (`load_graph(stream=True)`); None once all are in
+    arriving: "Arriving | None" = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.shapes.pop("", None)  # "" names an absent input or output (ONNX), never a tensor with a shape
 
     def shape(self, tensor: str) -> Shape | None:
         return self.shapes.get(tensor)
+
+    def ready_nodes(self) -> Iterable[GraphNode]:
+        """The nodes in order, each once the shapes of its outputs are in (`Arriving.nodes`)."""
+        return self.nodes if self.arriving is None else self.arriving.nodes()
 
 
 # ---------------------------------------------------------------- reading the file
@@ -411,20 +419,25 @@ def load_graph(
     *,
     batch: int | None = None,
     input_shapes: Mapping[str, Shape] | None = None,
+    stream: bool = False,
 ) -> Graph:
-    """Read, resolve dynamic dims, fold shape sub-graphs and infer every tensor's static shape."""
+    """Read, resolve dynamic dims, fold shape sub-graphs and infer every tensor's static shape.
+
+    `stream`: a large graph that needs no pass after onnx's inference may be returned while the
+    forked inference still sends its shapes (`Graph.arriving`): the caller walks `Graph.ready_nodes()`,
+    and where that raises, loads again without `stream` (perfmodel.walk.analyze_model)."""
     started: list[Forked] = []
     try:
-        return _resolved(source, batch, input_shapes, started)
+        return _resolved(source, batch, input_shapes, started, stream)
     finally:
         for child in started:  # an error on the way leaves no child process behind
             child.cancel()
 
 
 def _resolved(source: str | os.PathLike | onnx.ModelProto, batch: int | None,
-              input_shapes: Mapping[str, Shape] | None, started: list[Forked]) -> Graph:
+              input_shapes: Mapping[str, Shape] | None, started: list[Forked], stream: bool) -> Graph:
     """`load_graph`, with onnx's inference of a large model as read started early (`_early_inference`,
-    in `started`)."""
+    in `started`; handed to the Graph it returns where it streams)."""
     model, name = read_model(source)
     g = model.graph
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
@@ -470,16 +483,26 @@ def _resolved(source: str | os.PathLike | onnx.ModelProto, batch: int | None,
     # A fold pass can change nothing where no node is fed by constants only, none is a Shape and
     # inference found every shape: then it is skipped.
     may_fold = bool(derived) or any(n.op_type == "Shape" for n in ordered)
+    if as_read:
+        parts = early.parts() if early else None  # the inputs it resolved (None: none), then its inference
+        if parts is None or next(parts) != inputs:
+            if early:
+                early.cancel()
+            early, parts = None, _infer_as_read(model, inputs, input_types, outputs)
+        elif stream and not (fixed or may_fold) and all(type(n) is GraphNode and n.domain in ("", "ai.onnx")
+                                                        for n in layers):
+            # Nothing to do after the inference but merge its shapes: the walk may start as they come.
+            # (A node of another domain likely gets no shapes: no walk is begun only to be redone.)
+            started.remove(early)
+            graph = Graph(graph_name or name, inputs, outputs, layers, shapes, layer_constants, param_like,
+                          _float_tensors(elem_types), opset, fixed_widths(elem_types))
+            graph.arriving = Arriving(graph, early, parts)
+            return graph
     produced = set(chain.from_iterable(n.output for n in ordered))
     produced.discard("")
     folded = False
     for step in range(len(nodes) + 1):  # fold -> infer to a fixpoint: each pass may unlock the next shape chain
         if step == 0 and as_read:
-            parts = early.parts() if early else None  # the inputs it resolved (None: none), then its inference
-            if parts is None or next(parts) != inputs:
-                if early:
-                    early.cancel()
-                parts = _infer_as_read(model, inputs, input_types, outputs)
             found, found_types = _read_inferred(parts)
             shapes |= found
             elem_types |= found_types
@@ -513,12 +536,20 @@ def _resolved(source: str | os.PathLike | onnx.ModelProto, batch: int | None,
     graph_nodes = [node if type(node) is GraphNode else _control_node(node, _layer_name(node, index), skeletons.by_name,
                                                                       shapes, elem_types)
                    for index, node in enumerate(layers)]
-    float_tensors = {tensor_name for tensor_name, elem in elem_types.items() if elem in FLOAT_TYPES}
+    _check_sizes(shapes)
+    return Graph(graph_name or name, inputs, outputs, graph_nodes, shapes, constants, param_like,
+                 _float_tensors(elem_types), opset, fixed_widths(elem_types))
+
+
+def _float_tensors(elem_types: Mapping[str, int]) -> set[str]:
+    return {tensor_name for tensor_name, elem in elem_types.items() if elem in FLOAT_TYPES}
+
+
+def _check_sizes(shapes: Mapping[str, Shape]) -> None:
+    """An error naming the first tensor over MAX_ELEMS elements, if any."""
     if shapes and max(map(math.prod, shapes.values())) > MAX_ELEMS:  # (named only when one is too large)
         huge = next(n for n, shape in shapes.items() if math.prod(shape) > MAX_ELEMS)
         _check_size(f"tensor '{huge}'", shapes[huge])
-    return Graph(graph_name or name, inputs, outputs, graph_nodes, shapes, constants, param_like, float_tensors, opset,
-                 fixed_widths(elem_types))
 
 
 def _layers(nodes: list[ProtoNode], constants: set[str]) -> tuple[list[GraphNode | ProtoNode],
@@ -549,8 +580,10 @@ def _layers(nodes: list[ProtoNode], constants: set[str]) -> tuple[list[GraphNode
 
 def _fixed(nodes: list[ProtoNode]) -> list[ProtoNode]:
     """The nodes some of whose shapes onnx's inference gets wrong or leaves unknown, and that are
-    fixed after it (shapes.ceil_pool_fixes, shapes.same_shape_fixes, `_control_flow_fixes`)."""
-    return [n for n in nodes if n.op_type in _FIXED_OPS]
+    fixed after it (shapes.ceil_pool_fixes: pools in ceil_mode, shapes.same_shape_fixes,
+    `_control_flow_fixes`)."""
+    return [n for n in nodes
+            if n.op_type in _FIXED_OPS and (n.op_type not in CEIL_POOL_OPS or n.attrs.get("ceil_mode"))]
 
 
 _LOOP_OPS = ("Loop", "Scan")  # whose output shapes onnx may leave unknown (`_control_flow_fixes`)
@@ -657,9 +690,9 @@ def _infer_as_read(model: onnx.ModelProto, inputs: Mapping[str, Shape], input_ty
     the file dropped (`external`: those tensors, where the caller found them already), the inputs at
     their resolved shapes, declared outputs' and intermediates' types left to inference (as the
     skeleton `shapes.infer_shapes` builds), local functions left out (their ops are never costed).
-    It yields the second half of the inferred tensors serialized, then the shapes and element types
-    of the first half (`_read_inferred`): in a child, the loader reads the second half while the
-    child reads the first."""
+    It yields the shapes and element types it found (`shapes.read_types`) a chunk of tensors at a
+    time, in the graph's order, then the graph outputs': in a child, the loader can merge a chunk (and
+    walk the nodes it completes: `Arriving`) while the child reads the next."""
     g = model.graph
     for tensor in external if external is not None else [t for t in g.initializer if _is_external(t)]:
         _strip(tensor)
@@ -672,25 +705,81 @@ def _infer_as_read(model: onnx.ModelProto, inputs: Mapping[str, Shape], input_ty
         model.ClearField(field_name)
     model.ir_version = max(model.ir_version, 4)
     inferred = inferred_graph(model, strict=True)
-    half = len(inferred.value_info) // 2
-    rest = onnx.GraphProto()
-    rest.value_info.extend(inferred.value_info[half:])
-    rest.output.extend(inferred.output)
-    yield rest.SerializeToString()
-    yield read_types(inferred.value_info[:half])
+    values = inferred.value_info
+    for start in range(0, len(values), _CHUNK):
+        yield read_types(values[start:start + _CHUNK])
+    yield read_types(inferred.output)
+
+
+_CHUNK = 2048
+"""Tensors per chunk of `_infer_as_read` (one takes the child about 10 ms to read here)."""
 
 
 def _read_inferred(parts: Iterator[Any]) -> tuple[dict[str, Shape], dict[str, int]]:
-    """All shapes and element types `_infer_as_read` found: the second half read here, then the
-    first half as it read it (merged in the tensors' order)."""
-    rest = onnx.GraphProto.FromString(next(parts))
-    more_shapes, more_types = read_types(chain(rest.value_info, rest.output))
-    shapes, elem_types = next(parts)
-    for _ in parts:  # to the end: a child that sent them is reaped
-        pass
-    shapes.update(more_shapes)
-    elem_types.update(more_types)
+    """All shapes and element types `_infer_as_read` found, merged in the tensors' order."""
+    shapes: dict[str, Shape] = {}
+    elem_types: dict[str, int] = {}
+    for found, found_types in parts:
+        shapes.update(found)
+        elem_types.update(found_types)
     return shapes, elem_types
+
+
+class ShapesFellShort(Exception):
+    """A streamed graph (`Arriving`) some of whose node outputs onnx's inference left unknown: the
+    loader's later passes may still find them, so the graph is loaded again without streaming."""
+
+
+class Arriving:
+    """The shapes a forked inference (`_infer_as_read`) is still sending, for a graph whose load has
+    nothing else left to do (`load_graph(stream=True)`): merged into the Graph's tables as a walk
+    reaches the nodes they complete, so the walk runs while the child reads the rest."""
+
+    def __init__(self, graph: Graph, child: Forked, parts: Iterator[Any]):
+        self._graph, self._child, self._parts = graph, child, parts
+
+    def nodes(self) -> Iterator[GraphNode]:
+        """The graph's nodes, each once its outputs' shapes are in; then every shape merged, sizes
+        checked, and the graph complete (`Graph.arriving` None). ShapesFellShort where the shapes
+        ran out before some node's outputs had theirs."""
+        shapes = self._graph.shapes
+        for node in self._graph.nodes:
+            while not all([o in shapes for o in node.outputs if o]):
+                if not self._merge_next():
+                    raise ShapesFellShort(f"node '{node.name}' ({node.op_type}): shapes unknown after inference")
+            yield node
+        while self._merge_next():
+            pass
+        _check_sizes(shapes)
+        self._graph.arriving = None
+
+    def _merge_next(self) -> bool:
+        """Merge the next chunk into the Graph's tables, as `_resolved` would have them; False at the end."""
+        chunk = next(self._parts, None)
+        if chunk is None:
+            return False
+        found, found_types = chunk
+        graph = self._graph
+        graph.shapes.update(found)
+        graph.shapes.pop("", None)
+        floats, widths = graph.float_tensors, graph.widths
+        if FLOAT_TYPES.issuperset(found_types.values()) and not widths:  # (the common chunk: float tensors only)
+            floats.update(found_types)
+            return True
+        for name, elem in found_types.items():  # (an inferred type replaces a declared one, as in `_resolved`)
+            if elem in FLOAT_TYPES:
+                floats.add(name)
+            else:
+                floats.discard(name)
+            if width := _INT_WIDTHS.get(elem):
+                widths[name] = width
+            elif name in widths:
+                del widths[name]
+        return True
+
+    def close(self) -> None:
+        """Stop the child where it still runs (the walk stopped early)."""
+        self._child.cancel()
 
 
 def _control_flow_fixes(nodes: list[ProtoNode], skeletons: _Skeletons, shapes: dict[str, Shape],

@@ -42,8 +42,20 @@ def analyze_model(
     """Analyze a model given as a file path, a zoo name or a ModelProto."""
     dtype_bytes(dtype)
     with collector_paused():  # nearly all it allocates lives as long as the analysis
-        graph = load_graph(source, batch=batch, input_shapes=input_shapes)
-        return walk(graph, dtype=dtype, name=name)
+        graph = load_graph(source, batch=batch, input_shapes=input_shapes, stream=True)
+        arriving = graph.arriving  # a large graph's shapes may still be coming (perfmodel.graph.Arriving)
+        try:
+            return walk(graph, dtype=dtype, name=name)
+        except Exception:
+            if arriving is None:
+                raise
+            # Shapes fell short (the load's later passes may find them), or the walk met an error
+            # that the whole load may precede with its own: the whole load decides.
+            arriving.close()
+            return walk(load_graph(source, batch=batch, input_shapes=input_shapes), dtype=dtype, name=name)
+        finally:
+            if arriving is not None:
+                arriving.close()  # (the child, where the walk stopped before all shapes came)
 
 
 def walk(graph: Graph, *, dtype: str = "fp32", name: str | None = None, counted: set[str] | None = None) -> ModelCost:
@@ -57,7 +69,7 @@ def walk(graph: Graph, *, dtype: str = "fp32", name: str | None = None, counted:
     used = set(chain.from_iterable(reads)) | set(graph.outputs)
     used.discard("")  # an absent optional input
     memo: dict = {}
-    layers = [_layer(node, graph, counted, field, dtype, used, memo) for node in graph.nodes]
+    layers = [_layer(node, graph, counted, field, dtype, used, memo) for node in graph.ready_nodes()]
     unsupported = tuple(sorted({op for op, domain in {(n.op_type, n.domain) for n in graph.nodes}
                                 if _rule_for(op, domain) is None}))
     if unsupported:

@@ -154,10 +154,11 @@ def test_a_graph_loads_alike_with_and_without_the_child(tmp_path: Path, monkeypa
 
 
 @forks
-@pytest.mark.parametrize("sent", [0, 1, 2])
+@pytest.mark.parametrize("sent", [0, 1, 2, 3])
 def test_a_child_killed_after_some_of_its_parts_changes_nothing(sent: int, tmp_path: Path, monkeypatch) -> None:
-    """The child dies after sending `sent` of its parts (the inputs, the loader's half of the shapes,
-    its own half): the loader computes the rest itself, and the analysis is the serial one."""
+    """The child dies after sending `sent` of its parts (the inputs, then the shapes a chunk at a
+    time, as the walk takes them): the loader computes the rest itself, and the analysis is the
+    serial one."""
     parent = os.getpid()
     real = graph_module._inputs_and_inference
 
@@ -171,3 +172,85 @@ def test_a_child_killed_after_some_of_its_parts_changes_nothing(sent: int, tmp_p
     path = tmp_path / "big.onnx"
     onnx.save(big_model(6000), path)
     assert _analysis(path, 0, monkeypatch) == _analysis(path, 10**9, monkeypatch)
+
+
+def _streamed(monkeypatch) -> list:
+    """Every Arriving the loader makes, and each chunk it merges, as ("arriving", n) and ("chunk", k)."""
+    events = []
+    real_init, real_merge = graph_module.Arriving.__init__, graph_module.Arriving._merge_next
+
+    def init(self, *args):
+        events.append(("arriving", len(events)))
+        real_init(self, *args)
+
+    def merge(self):
+        merged = real_merge(self)
+        events.append(("chunk", merged))
+        return merged
+
+    monkeypatch.setattr(graph_module.Arriving, "__init__", init)
+    monkeypatch.setattr(graph_module.Arriving, "_merge_next", merge)
+    return events
+
+
+@forks
+def test_a_large_graph_is_walked_while_its_shapes_arrive(tmp_path: Path, monkeypatch) -> None:
+    """A graph that needs no pass after onnx's inference is returned before its shapes are in: the
+    first node is ready after one chunk, and once all are merged the graph is the one loaded
+    without streaming, table for table."""
+    path = tmp_path / "big.onnx"
+    onnx.save(big_model(12_000), path)  # 12,000 node outputs: six chunks
+    monkeypatch.setattr(graph_module, "FORK_ABOVE", 0)
+    events = _streamed(monkeypatch)
+    graph = graph_module.load_graph(path, batch=2, stream=True)
+    assert graph.arriving is not None and events == [("arriving", 0)]
+    nodes = iter(graph.ready_nodes())
+    assert next(nodes) is graph.nodes[0] and events[1:] == [("chunk", True)]  # one chunk, not all
+    assert len(list(nodes)) == len(graph.nodes) - 1 and graph.arriving is None
+    assert events.count(("chunk", True)) >= 6
+    plain = graph_module.load_graph(path, batch=2)
+    for table in ("shapes", "constants", "param_like", "float_tensors", "widths", "inputs", "outputs", "nodes"):
+        assert getattr(graph, table) == getattr(plain, table), table
+    assert list(graph.shapes) == list(plain.shapes)  # (in the same order: errors name the first huge tensor)
+
+
+@forks
+def test_streamed_shapes_that_fall_short_load_the_graph_again(tmp_path: Path, monkeypatch) -> None:
+    """A NonZero's output has no static shape: the walk stops at it, and the graph is loaded and
+    walked again without streaming, giving the serial analysis (the NonZero's cost unknown)."""
+    model = big_model(6000)
+    last = model.graph.output[0].name
+    model.graph.node.append(helper.make_node("NonZero", [last], ["where"], name="where"))
+    model.graph.output.append(helper.make_tensor_value_info("where", onnx.TensorProto.INT64, None))
+    path = tmp_path / "nonzero.onnx"
+    onnx.save(model, path)
+    events = _streamed(monkeypatch)
+    with pytest.raises(graph_module.ShapesFellShort, match="node 'where' \\(NonZero\\)"):
+        monkeypatch.setattr(graph_module, "FORK_ABOVE", 0)
+        list(graph_module.load_graph(path, stream=True).ready_nodes())
+    streamed = _analysis(path, 0, monkeypatch)
+    assert [kind for kind, _ in events].count("arriving") == 2 and events.count(("chunk", False)) == 2
+    assert streamed == _analysis(path, 10**9, monkeypatch)
+    assert streamed.unknown_layers == ("where",)
+
+
+@forks
+def test_an_error_in_a_streamed_walk_is_the_serial_loads_error(tmp_path: Path, monkeypatch) -> None:
+    """A node breaking its op's spec stops the streamed walk at the first layer; the whole load then
+    runs, and its error (a tensor over 2^40 elements, which the serial load finds before any walk)
+    is the one raised."""
+    model = big_model(6000)
+    model.graph.node[0].input.append("bias")  # the first Conv's bias, of the wrong length (onnx's inference
+    model.graph.initializer.append(numpy_helper.from_array(np.zeros(3, np.float32), "bias"))  # lets it pass)
+    last = model.graph.output[0].name
+    model.graph.node.append(helper.make_node("Expand", [last, "dims"], ["huge"], name="huge"))
+    model.graph.initializer.append(numpy_helper.from_array(np.array([1 << 40, 1, 8, 8, 8], np.int64), "dims"))
+    del model.graph.output[:]
+    model.graph.output.append(helper.make_tensor_value_info("huge", onnx.TensorProto.FLOAT, None))
+    path = tmp_path / "bad.onnx"
+    onnx.save(model, path)
+    events = _streamed(monkeypatch)
+    streamed = _analysis(path, 0, monkeypatch)
+    assert [kind for kind, _ in events].count("arriving") == 1
+    assert streamed == _analysis(path, 10**9, monkeypatch)
+    assert "tensor 'huge' has shape 1099511627776x2x8x8x8: over 2^40 elements" in streamed
