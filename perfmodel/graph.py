@@ -444,16 +444,14 @@ def _resolved(source: str | os.PathLike | onnx.ModelProto, batch: int | None,
     early = _early_inference(model, source, batch, input_shapes)
     if early is not None:
         started.append(early)
-    shapes, elem_types, values = _read_constants(g.initializer)
+    shapes, elem_types = _read_constants(g.initializer)
     nodes, held = _read_nodes(g.node, opset)  # held: the tensors Constant nodes hold
-    held_shapes, held_types, held_values = _read_constants(held)
+    held_shapes, held_types = _read_constants(held)
     shapes |= held_shapes
     elem_types |= held_types
-    values |= held_values
     runtime = inputs_with_defaults(g, nodes, elem_types)
     for tensor_name in runtime:  # costed as inputs: their default values are never folded into the graph
         del shapes[tensor_name], elem_types[tensor_name]
-        values.pop(tensor_name, None)
     init_names = set(shapes)
     inputs = resolve_inputs(g, init_names, batch, input_shapes or {})
     ordered = _topological(nodes, set(inputs) | init_names)
@@ -467,7 +465,7 @@ def _resolved(source: str | os.PathLike | onnx.ModelProto, batch: int | None,
     # file is read without it). A model given as a ModelProto, or one later passes change, is
     # inferred as a skeleton built apart.
     as_read = not isinstance(source, onnx.ModelProto) and ordered is nodes and not runtime \
-        and all(t.name in values or not has_data(t) for t in held)
+        and not any(map(_large_with_data, held))
     if early is not None and not as_read:
         early.cancel()
         early = None
@@ -501,6 +499,7 @@ def _resolved(source: str | os.PathLike | onnx.ModelProto, batch: int | None,
     produced = set(chain.from_iterable(n.output for n in ordered))
     produced.discard("")
     folded = False
+    values: dict[str, Any] | None = None  # what folding reads (`_foldable`), found when a fold pass first runs
     for step in range(len(nodes) + 1):  # fold -> infer to a fixpoint: each pass may unlock the next shape chain
         if step == 0 and as_read:
             found, found_types = _read_inferred(parts)
@@ -515,6 +514,8 @@ def _resolved(source: str | os.PathLike | onnx.ModelProto, batch: int | None,
         corrected.update(fixes)
         new = {}
         if may_fold or folded or not shapes.keys() >= produced:
+            if values is None:
+                values = _foldable(chain(g.initializer, held), runtime)
             ordered, new = fold_constants(ordered, values, shapes, opset, param_like, elem_types, corrected)
         if not new and not fixes:
             break
@@ -528,7 +529,9 @@ def _resolved(source: str | os.PathLike | onnx.ModelProto, batch: int | None,
     if folded:
         layers, derived, layer_constants = _layers(ordered, constants)
     constants = layer_constants
-    for node, ins in derived:  # which of the tensors computed from constants only are parameters
+    # which of the tensors computed from constants only are parameters (such nodes make a fold pass
+    # run: `values` is known)
+    for node, ins in derived:
         outs = [o for o in node.output if o]
         sizes = {i: math.prod(shapes.get(i, ())) for i in ins}
         param_like.update(o for o in outs if o in shapes and derived_is_param(
@@ -595,20 +598,28 @@ def _layer_name(node: ProtoNode, index: int) -> str:
     return printable(node.name) or f"{node.op_type}_{index}"
 
 
-def _read_constants(tensors) -> tuple[dict[str, Shape], dict[str, int], dict[str, TensorProto]]:
-    """Dims and element type of each stored tensor, and the small ones with data (the values folding
-    may read, kept as TensorProto until a fold needs them as arrays; most never do). One pass: each
-    read of a protobuf field costs, and a model may hold 100,000 initializers."""
+def _read_constants(tensors) -> tuple[dict[str, Shape], dict[str, int]]:
+    """Dims and element type of each stored tensor, in one pass: each read of a protobuf field
+    costs, and a model may hold 100,000 initializers."""
     shapes: dict[str, Shape] = {}
     elem_types: dict[str, int] = {}
-    values: dict[str, TensorProto] = {}
     for tensor in tensors:
-        tensor_name, dims = tensor.name, tuple(tensor.dims[:])
-        shapes[tensor_name] = dims
+        tensor_name = tensor.name
+        shapes[tensor_name] = tuple(tensor.dims[:])
         elem_types[tensor_name] = tensor.data_type
-        if (elems := math.prod(dims)) <= FOLD_LIMIT and has_data(tensor, elems):
-            values[tensor_name] = tensor
-    return shapes, elem_types, values
+    return shapes, elem_types
+
+
+def _foldable(tensors: Iterable[TensorProto], runtime: set[str]) -> dict[str, TensorProto]:
+    """The small stored tensors with data, but inputs with a default value (`runtime`): the values
+    folding may read, kept as TensorProto until a fold needs them as arrays (most never do)."""
+    return {t.name: t for t in tensors
+            if t.name not in runtime and (elems := math.prod(t.dims)) <= FOLD_LIMIT and has_data(t, elems)}
+
+
+def _large_with_data(tensor: TensorProto) -> bool:
+    """A stored tensor too large to fold whose data is in the file (a weight)."""
+    return (elems := math.prod(tensor.dims)) > FOLD_LIMIT and has_data(tensor, elems)
 
 
 def _read_nodes(protos, opset: int) -> tuple[list[ProtoNode], list[TensorProto]]:
