@@ -11,8 +11,9 @@ the walk takes the inferred shapes a chunk at a time while the child reads the r
 The values (plain dicts, tuples, numbers, strings, bytes) come back by marshal through a pipe, each
 with its length first. Whatever goes wrong in the child (an exception, a signal, a fork that fails)
 makes `parts()` run the generator here and take from it the values the child did not send, so the
-outcome is always the one the generator gives in this process, and its errors are raised here.
-Where the OS cannot fork (Windows), or on macOS (where a forked child may not use every system
+outcome is always the one the generator gives in this process, and its errors are raised here
+(unless the caller freed the generator's arguments while the child ran, `forgo_rerun`: then the
+failure is raised, ChildFailed, for the caller to redo its work its own way). Where the OS cannot fork (Windows), or on macOS (where a forked child may not use every system
 library), the generator simply runs here when its values are asked for.
 """
 
@@ -67,8 +68,8 @@ class Forked:
         self._pid, self._pipe = pid, os.fdopen(read, "rb")
 
     def parts(self) -> Iterator[Any]:
-        """The generator's values: the child's, and after a failure there, the rest computed here."""
-        args, self._args = self._args, ()  # held no longer than needed (a model, say)
+        """The generator's values: the child's, and after a failure there, the rest computed here
+        (ChildFailed instead, after `forgo_rerun`)."""
         received = 0
         if self._pid is not None:
             while (value := self._receive()) is not _NOTHING:
@@ -78,9 +79,20 @@ class Forked:
             self._pid = None
             self._pipe.close()
             if status == 0:
+                self._args = ()
                 return
+        args, self._args = self._args, ()  # held no longer than needed (a model, say)
+        if args is None:
+            raise ChildFailed(f"the child computing {self._fn.__name__} failed after {received} values")
         # what went wrong there happens again here, and is raised here
         yield from itertools.islice(self._fn(*args), received, None)
+
+    def forgo_rerun(self) -> None:
+        """Free what running the generator here would need (a model, say) while a child runs it;
+        should the child fail, `parts()` then raises ChildFailed. (Where no child could be
+        started, the generator still runs here.)"""
+        if self._pid is not None:
+            self._args = None
 
     def _receive(self) -> Any:
         """The next value the child sent, or _NOTHING at the end of what it sent (or of what could be read)."""
@@ -108,3 +120,7 @@ class Forked:
 
 
 _NOTHING = object()
+
+
+class ChildFailed(Exception):
+    """The child failed, and the generator cannot run here (`Forked.forgo_rerun`)."""

@@ -492,6 +492,8 @@ def _resolved(source: str | os.PathLike | onnx.ModelProto, batch: int | None,
             # Nothing to do after the inference but merge its shapes: the walk may start as they come.
             # (A node of another domain likely gets no shapes: no walk is begun only to be redone.)
             started.remove(early)
+            early.forgo_rerun()  # the model is freed while the walk runs: should the child fail, the
+            # walk raises ChildFailed, and the graph is loaded again (perfmodel.walk.analyze_model)
             graph = Graph(graph_name or name, inputs, outputs, layers, shapes, layer_constants, param_like,
                           _float_tensors(elem_types), opset, fixed_widths(elem_types))
             graph.arriving = Arriving(graph, early, parts)

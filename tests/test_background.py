@@ -15,7 +15,7 @@ import pytest
 from onnx import helper, numpy_helper
 
 import perfmodel.graph as graph_module
-from perfmodel.background import Forked, can_fork
+from perfmodel.background import ChildFailed, Forked, can_fork
 from perfmodel.errors import PerfmodelError
 from perfmodel.walk import analyze_model
 from tests.benchmarks.big_graph import big_model
@@ -55,6 +55,18 @@ def test_a_child_that_fails_leaves_the_work_to_this_process(how: str, after: int
     values = list(Forked(_fails_in_a_child, here, how, after).parts())
     assert [v for v, _ in values] == [*range(after), "computed here"]
     assert all(pid != here for _, pid in values[:after]) and values[-1][1] == here
+
+
+@forks
+def test_a_child_that_fails_after_forgo_rerun_raises_here() -> None:
+    """Freed of its arguments, a Forked cannot redo the child's work: its failure is raised."""
+    here = os.getpid()
+    child = Forked(_fails_in_a_child, here, "signal", 2)
+    child.forgo_rerun()
+    parts = child.parts()
+    assert [v for v, _ in (next(parts), next(parts))] == [0, 1]
+    with pytest.raises(ChildFailed, match="_fails_in_a_child failed after 2 values"):
+        next(parts)
 
 
 @forks
