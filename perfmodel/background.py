@@ -13,8 +13,9 @@ with its length first. Whatever goes wrong in the child (an exception, a signal,
 makes `parts()` run the generator here and take from it the values the child did not send, so the
 outcome is always the one the generator gives in this process, and its errors are raised here
 (unless the caller freed the generator's arguments while the child ran, `forgo_rerun`: then the
-failure is raised, ChildFailed, for the caller to redo its work its own way). Where the OS cannot fork (Windows), or on macOS (where a forked child may not use every system
-library), the generator simply runs here when its values are asked for.
+failure is raised, ChildFailed, for the caller to redo its work its own way). Where the OS cannot
+fork (Windows), or on macOS (where a forked child may not use every system library), the generator
+simply runs here when its values are asked for.
 """
 
 from __future__ import annotations

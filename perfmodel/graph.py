@@ -491,9 +491,10 @@ def _resolved(source: str | os.PathLike | onnx.ModelProto, batch: int | None,
                                                         for n in layers):
             # Nothing to do after the inference but merge its shapes: the walk may start as they come.
             # (A node of another domain likely gets no shapes: no walk is begun only to be redone.)
+            # The model is freed while the walk runs: should the child fail, the walk raises
+            # ChildFailed, and the graph is loaded again (perfmodel.walk.analyze_model).
             started.remove(early)
-            early.forgo_rerun()  # the model is freed while the walk runs: should the child fail, the
-            # walk raises ChildFailed, and the graph is loaded again (perfmodel.walk.analyze_model)
+            early.forgo_rerun()
             graph = Graph(graph_name or name, inputs, outputs, layers, shapes, layer_constants, param_like,
                           _float_tensors(elem_types), opset, fixed_widths(elem_types))
             graph.arriving = Arriving(graph, early, parts)

@@ -49,8 +49,8 @@ def analyze_model(
         except Exception:
             if arriving is None:
                 raise
-            # Shapes fell short (the load's later passes may find them), or the walk met an error
-            # that the whole load may precede with its own: the whole load decides.
+            # Shapes fell short (the load's later passes may find them), the child failed, or the
+            # walk met an error that the whole load may precede with its own: the whole load decides.
             arriving.close()
             return walk(load_graph(source, batch=batch, input_shapes=input_shapes), dtype=dtype, name=name)
         finally:
