@@ -237,8 +237,8 @@ def test_streamed_shapes_that_fall_short_load_the_graph_again(tmp_path: Path, mo
     path = tmp_path / "nonzero.onnx"
     onnx.save(model, path)
     events = _streamed(monkeypatch)
+    monkeypatch.setattr(graph_module, "FORK_ABOVE", 0)
     with pytest.raises(graph_module.ShapesFellShort, match="node 'where' \\(NonZero\\)"):
-        monkeypatch.setattr(graph_module, "FORK_ABOVE", 0)
         list(graph_module.load_graph(path, stream=True).ready_nodes())
     with pytest.warns(UnsupportedOpWarning, match="node 'where' \\(NonZero\\): shapes unknown"):
         streamed = _analysis(path, 0, monkeypatch)
@@ -254,8 +254,9 @@ def test_an_error_in_a_streamed_walk_is_the_serial_loads_error(tmp_path: Path, m
     runs, and its error (a tensor over 2^40 elements, which the serial load finds before any walk)
     is the one raised."""
     model = big_model(6000)
-    model.graph.node[0].input.append("bias")  # the first Conv's bias, of the wrong length (onnx's inference
-    model.graph.initializer.append(numpy_helper.from_array(np.zeros(3, np.float32), "bias"))  # lets it pass)
+    # the first Conv's bias, of the wrong length (onnx's inference does not look at it)
+    model.graph.node[0].input.append("bias")
+    model.graph.initializer.append(numpy_helper.from_array(np.zeros(3, np.float32), "bias"))
     last = model.graph.output[0].name
     model.graph.node.append(helper.make_node("Expand", [last, "dims"], ["huge"], name="huge"))
     model.graph.initializer.append(numpy_helper.from_array(np.array([1 << 40, 1, 8, 8, 8], np.int64), "dims"))
