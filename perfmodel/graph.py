@@ -486,7 +486,7 @@ def _resolved(source: str | os.PathLike | onnx.ModelProto, batch: int | None,
         if parts is None or next(parts) != inputs:
             if early:
                 early.cancel()
-            early, parts = None, _infer_as_read(model, inputs, input_types, outputs)
+            parts = _infer_as_read(model, inputs, input_types, outputs)
         elif stream and not (fixed or may_fold) and all(type(n) is GraphNode and n.domain in ("", "ai.onnx")
                                                         for n in layers):
             # Nothing to do after the inference but merge its shapes: the walk may start as they come.
@@ -776,19 +776,13 @@ class Arriving:
         graph = self._graph
         graph.shapes.update(found)
         graph.shapes.pop("", None)
-        floats, widths = graph.float_tensors, graph.widths
-        if FLOAT_TYPES.issuperset(found_types.values()) and not widths:  # (the common chunk: float tensors only)
-            floats.update(found_types)
-            return True
-        for name, elem in found_types.items():  # (an inferred type replaces a declared one, as in `_resolved`)
-            if elem in FLOAT_TYPES:
-                floats.add(name)
-            else:
-                floats.discard(name)
-            if width := _INT_WIDTHS.get(elem):
-                widths[name] = width
-            elif name in widths:
-                del widths[name]
+        # an inferred type replaces a declared one, as `_resolved`'s merge of the element types does
+        floats, widths, found_widths = graph.float_tensors, graph.widths, fixed_widths(found_types)
+        floats.difference_update(found_types)
+        floats.update(_float_tensors(found_types))
+        for name in [n for n in found_types if n in widths and n not in found_widths] if widths else ():
+            del widths[name]
+        widths.update(found_widths)
         return True
 
     def close(self) -> None:
