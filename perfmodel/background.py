@@ -6,10 +6,11 @@ Why: onnx's shape inference runs in C++ but holds Python's GIL, so no thread can
 of the nodes and weights: a child forked before that reading does the inference beside it, on a
 copy-on-write copy of the model that it may change freely (perfmodel.graph). A generator sends its
 values one at a time, so this process can use each as it comes while the child computes the next:
-the walk takes the inferred shapes a chunk at a time while the child reads the rest.
+the walk takes the inferred shapes a piece of the graph at a time while the child infers the rest.
 
 The values (plain dicts, tuples, numbers, strings, bytes) come back by marshal through a pipe, each
-with its length first. Whatever goes wrong in the child (an exception, a signal, a fork that fails)
+with its length first; the pipe holds up to a megabyte where Linux allows, so the child runs ahead
+of what is taken here. Whatever goes wrong in the child (an exception, a signal, a fork that fails)
 makes `parts()` run the generator here and take from it the values the child did not send, so the
 outcome is always the one the generator gives in this process, and its errors are raised here
 (unless the caller freed the generator's arguments while the child ran, `forgo_rerun`: then the
@@ -45,6 +46,7 @@ class Forked:
         if not can_fork():
             return
         read, write = os.pipe()
+        _widen(write)
         try:
             with warnings.catch_warnings():  # Python 3.12+ warns of forking with threads (BLAS's idle pool):
                 warnings.simplefilter("ignore", DeprecationWarning)  # the child starts none and uses none
@@ -121,6 +123,20 @@ class Forked:
 
 
 _NOTHING = object()
+
+_PIPE_BYTES = 1 << 20
+"""The pipe's capacity asked for (Linux's default limit for it): the child may run this far ahead
+of the values taken here before a write waits (64 KiB by default: a few chunks of shapes)."""
+
+
+def _widen(pipe: int) -> None:
+    """Ask for a pipe of _PIPE_BYTES; where the OS refuses, the default serves (the child waits more)."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(pipe, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+    except (ImportError, AttributeError, OSError):
+        pass
 
 
 class ChildFailed(Exception):

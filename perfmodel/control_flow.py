@@ -25,8 +25,9 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from perfmodel.errors import PerfmodelError
-from perfmodel.graph import Graph, GraphNode, constant_node_tensor, has_data, load_graph, outer_references
+from perfmodel.graph import Graph, GraphNode, has_data, load_graph, outer_references
 from perfmodel.record import NO_INTEGERS, Fixed, LayerCost, ModelCost
+from perfmodel.shapes import constant_node_tensor
 from perfmodel.units import Shape
 
 SUMMED = ("macs", "flops", "weight_elems", "input_elems", "output_elems")

@@ -8,7 +8,8 @@ weights' data), for a large graph in a forked child while the nodes are read her
 (perfmodel.background), then, when folding changed the graph, on a skeleton model whose large
 initializers carry dims but no data. The cost walk then reads only this `Graph`. A large graph that
 needs nothing after the first inference is handed to the walk before all its shapes are in: the
-walk takes them as the child reads them (`Arriving`).
+child infers the graph a piece at a time (`shapes.inferred_pieces`), and the walk takes each
+piece's shapes as they come (`Arriving`).
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from onnx import TensorProto, helper, numpy_helper
 from perfmodel.background import Forked, can_fork
 from perfmodel.errors import PerfmodelError
 from perfmodel.shapes import (
-    CEIL_POOL_OPS, FOLD_LIMIT, SAME_SHAPE_OPS, ProtoNode, ceil_pool_fixes, derived_is_param, fold_constants,
-    infer_shapes, inferred_graph, read_types, same_shape_fixes,
+    CEIL_POOL_OPS, FOLD_LIMIT, SAME_SHAPE_OPS, ProtoNode, ceil_pool_fixes, constant_node_tensor, derived_is_param,
+    fold_constants, infer_shapes, inferred_pieces, inferred_whole, read_types, same_shape_fixes,
 )
 from perfmodel.skim import skim_model_bytes
 from perfmodel.units import Shape, printable
@@ -195,27 +196,6 @@ def resolve_inputs(
 
 
 # ---------------------------------------------------------------- skeleton and folding
-
-
-def constant_node_tensor(node: onnx.NodeProto) -> TensorProto:
-    """The tensor a Constant node holds, whatever attribute (value, value_float, value_ints...) holds it."""
-    attr = node.attribute[0]
-    if attr.name == "value":
-        tensor = TensorProto()
-        tensor.CopyFrom(attr.t)
-    elif attr.name == "sparse_value":
-        raise PerfmodelError(f"Constant node '{node.name}' holds a sparse tensor, which is not supported")
-    else:
-        import numpy as np
-
-        value = helper.get_attribute_value(attr)
-        dtype = {"value_float": np.float32, "value_floats": np.float32, "value_int": np.int64,
-                 "value_ints": np.int64}.get(attr.name)
-        if dtype is None:
-            raise PerfmodelError(f"Constant node '{node.name}' uses '{attr.name}', which is not supported")
-        tensor = numpy_helper.from_array(np.asarray(value, dtype=dtype))
-    tensor.name = node.output[0]
-    return tensor
 
 
 _EXTERNAL = TensorProto.EXTERNAL
@@ -695,18 +675,21 @@ def _inputs_and_inference(model: onnx.ModelProto, batch: int | None, input_shape
         return
     yield inputs
     input_types = {i.name: i.type.tensor_type.elem_type for i in g.input}
-    yield from _infer_as_read(model, inputs, input_types, tuple(o.name for o in g.output), external)
+    yield from _infer_as_read(model, inputs, input_types, tuple(o.name for o in g.output), external, pieces=True)
 
 
 def _infer_as_read(model: onnx.ModelProto, inputs: Mapping[str, Shape], input_types: Mapping[str, int],
-                   outputs: tuple[str, ...], external: list[TensorProto] | None = None) -> Iterator[Any]:
+                   outputs: tuple[str, ...], external: list[TensorProto] | None = None,
+                   pieces: bool = False) -> Iterator[Any]:
     """Generator: onnx's inference (strict) of `model` itself, changed in place: data stored outside
     the file dropped (`external`: those tensors, where the caller found them already), the inputs at
     their resolved shapes, declared outputs' and intermediates' types left to inference (as the
     skeleton `shapes.infer_shapes` builds), local functions left out (their ops are never costed).
     It yields the shapes and element types it found (`shapes.read_types`) a chunk of tensors at a
     time, in the graph's order, then the graph outputs': in a child, the loader can merge a chunk (and
-    walk the nodes it completes: `Arriving`) while the child reads the next."""
+    walk the nodes it completes: `Arriving`) while the child reads the next. `pieces`: the graph is
+    inferred a piece at a time where that finds the same (`shapes.inferred_pieces`), so that the
+    first chunk comes before the whole graph is inferred."""
     g = model.graph
     for tensor in external if external is not None else [t for t in g.initializer if _is_external(t)]:
         _strip(tensor)
@@ -718,11 +701,9 @@ def _infer_as_read(model: onnx.ModelProto, inputs: Mapping[str, Shape], input_ty
     for field_name in ("functions", "training_info"):
         model.ClearField(field_name)
     model.ir_version = max(model.ir_version, 4)
-    inferred = inferred_graph(model, strict=True)
-    values = inferred.value_info
-    for start in range(0, len(values), _CHUNK):
-        yield read_types(values[start:start + _CHUNK])
-    yield read_types(inferred.output)
+    for values in inferred_pieces(model, strict=True) if pieces else inferred_whole(model, strict=True):
+        for start in range(0, len(values), _CHUNK):
+            yield read_types(values[start:start + _CHUNK])
 
 
 _CHUNK = 2048

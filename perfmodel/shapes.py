@@ -8,7 +8,7 @@ inference machinery and is iterated: infer -> fold -> infer until nothing new is
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import onnx
 from onnx import TensorProto, helper, numpy_helper, shape_inference
@@ -68,6 +68,27 @@ def node_attrs(node: onnx.NodeProto) -> dict[str, Any]:
 
 
 _INFERENCE_ERROR = re.compile(r"\(op_type:(?P<op>[^,]*), node name: (?P<node>.*?)\): \[(?P<kind>\w+)\] (?P<rule>.*)")
+
+
+def constant_node_tensor(node: onnx.NodeProto) -> TensorProto:
+    """The tensor a Constant node holds, whatever attribute (value, value_float, value_ints...) holds it."""
+    attr = node.attribute[0]
+    if attr.name == "value":
+        tensor = TensorProto()
+        tensor.CopyFrom(attr.t)
+    elif attr.name == "sparse_value":
+        raise PerfmodelError(f"Constant node '{node.name}' holds a sparse tensor, which is not supported")
+    else:
+        import numpy as np
+
+        value = helper.get_attribute_value(attr)
+        dtype = {"value_float": np.float32, "value_floats": np.float32, "value_int": np.int64,
+                 "value_ints": np.int64}.get(attr.name)
+        if dtype is None:
+            raise PerfmodelError(f"Constant node '{node.name}' uses '{attr.name}', which is not supported")
+        tensor = numpy_helper.from_array(np.asarray(value, dtype=dtype))
+    tensor.name = node.output[0]
+    return tensor
 
 
 def invalid_model(message: str) -> PerfmodelError:
@@ -133,21 +154,137 @@ def inferred_graph(model: onnx.ModelProto, strict: bool) -> onnx.GraphProto:
         raise invalid_model(str(exc)) from None
 
 
+PIECE_NODES = (256, 2048)
+"""Nodes in the first piece `inferred_pieces` infers, and in each later one (the first is small, so
+that its shapes come soon)."""
+
+_VALUE_SOURCES = {"Shape", "Size"}  # ops whose outputs' values onnx's data propagation reads off a shape
+_SCOPED_OPS = {"If", "Loop", "Scan", "SequenceMap"}  # ops whose bodies read the enclosing graph's tensors
+
+
+def inferred_pieces(model: onnx.ModelProto, strict: bool) -> Iterator[list[onnx.ValueInfoProto]]:
+    """What onnx's inference of the whole `model` finds (`inferred_graph`: the intermediates in the
+    nodes' order, then the graph's outputs), inferred a piece of the graph at a time, so that the
+    first pieces' shapes can be used while the rest are inferred. Yields lists of ValueInfoProto.
+
+    Each piece is inferred as a model of its own, given the types earlier pieces found for the
+    tensors it reads and the values of the constants it reads (initializers, Constant nodes'). As
+    onnx infers node by node, forward, a piece gets what the whole model's inference gets, but for
+    the values onnx's data propagation computes: those of a Shape or Size and those computed from
+    constants only, which no cut may cross. So a graph with a Shape, a Size, control flow (whose
+    bodies read outer tensors) or a node of another domain is inferred whole; the piece with the
+    first node fed by constants only runs to the end; and where a piece's names do not resolve as
+    the whole graph's do (a tensor read before any node makes it, or made twice, or without a type),
+    or a piece is invalid (the error is to name the whole model's invalid nodes), the whole model is
+    inferred and all of it yielded.
+    """
+    g = model.graph
+    if any(domain not in ("", "ai.onnx") or op in _VALUE_SOURCES or op in _SCOPED_OPS
+           for op, domain in {(n.op_type, n.domain) for n in g.node}):
+        yield from inferred_whole(model, strict)
+        return
+    nodes, count = g.node, len(g.node)
+    constants = {t.name: t for t in g.initializer}  # what a piece may read as a value
+    stored = set(constants)
+    known = {v.name: v for v in g.input}  # tensor -> its type, as declared (inputs) or inferred
+    outputs = {v.name: v for v in g.output}
+    found_outputs: dict[str, onnx.ValueInfoProto] = {}  # -> as inferred
+    ins: list[str] = []
+    outs: list[str] = []
+
+    def scan(piece_nodes) -> bool:
+        """The nodes' inputs and outputs added to ins and outs, Constant nodes' values to constants;
+        whether one of them is fed by constants only (no cut may follow it)."""
+        ends = False
+        for node in piece_nodes:
+            node_ins = node.input[:]
+            ins.extend(node_ins)
+            outs.extend(node.output[:])
+            if node.op_type == "Constant":
+                try:
+                    constants[node.output[0]] = constant_node_tensor(node)
+                except (PerfmodelError, IndexError):  # (one the loader rejects): no later piece reads it
+                    ends = True
+            elif all(map(constants.__contains__, filter(None, node_ins))):
+                ends = True
+        return ends
+
+    start, size = 0, PIECE_NODES[0]
+    while start < count:
+        end, size = min(start + size, count), PIECE_NODES[1]
+        ins.clear()
+        outs.clear()
+        piece_nodes = nodes[start:end]
+        if scan(piece_nodes) and end < count:
+            piece_nodes += nodes[end:count]
+            scan(piece_nodes[end - start:])
+            end = count
+        made = set(outs)
+        made.discard("")  # an absent optional output
+        if len(made) < len(outs) - outs.count("") or not known.keys().isdisjoint(made) or not stored.isdisjoint(made):
+            yield from inferred_whole(model, strict)  # a tensor made twice, or made and also stored
+            return
+        read = sorted(set(ins).difference(made))  # what the piece reads and does not make (sorted:
+        if read and not read[0]:                   # the same piece every run), but absent inputs
+            del read[0]
+        values = [constants[name] for name in read if name in constants]
+        typed = [known[name] for name in read if name in known]
+        if len(values) + len(typed) < len(read) and any(n not in known and n not in constants for n in read) \
+                or not all([value.type.tensor_type.elem_type for value in typed]):
+            yield from inferred_whole(model, strict)  # a tensor read before any node makes it, or untyped
+            return
+        piece = onnx.ModelProto(ir_version=model.ir_version)
+        piece.opset_import.extend(model.opset_import)
+        graph = piece.graph
+        graph.node.extend(piece_nodes)
+        graph.input.extend(typed)
+        graph.initializer.extend(values)
+        graph.output.extend(outputs[o] for o in outputs if o in made)
+        try:
+            inferred = inferred_graph(piece, strict)
+        except PerfmodelError:  # the whole model's error (onnx's strict mode lists every node's)
+            yield from inferred_whole(model, strict)
+            return
+        found = list(inferred.value_info)
+        known.update([(value.name, value) for value in found])
+        for value in inferred.output:
+            known[value.name] = found_outputs[value.name] = value
+        yield found
+        start = end
+    if len(found_outputs) < len(outputs):  # an output no node makes (an input, an initializer)
+        yield from inferred_whole(model, strict)
+        return
+    yield [found_outputs[v.name] for v in g.output]
+
+
+def inferred_whole(model: onnx.ModelProto, strict: bool) -> Iterator[list[onnx.ValueInfoProto]]:
+    """`inferred_pieces` in one piece: the intermediates, then the outputs."""
+    graph = inferred_graph(model, strict)
+    yield list(graph.value_info)
+    yield list(graph.output)
+
+
 def read_types(values) -> tuple[dict[str, Shape], dict[str, int]]:
     """Static shapes and element types of ValueInfoProtos (a shape with a symbolic or unknown dim is
     not static, and left out)."""
     shapes: dict[str, Shape] = {}
     elem_types: dict[str, int] = {}
-    for value in values:
-        name, tensor_type = value.name, value.type.tensor_type
-        elem = tensor_type.elem_type
+    seen: dict[bytes, tuple[int, Shape | None]] = {}  # a type's bytes -> what it reads as: most tensors share
+    for value in values:  # a few types, and reading their dims costs more than the bytes do
+        key = value.type.SerializeToString()
+        found = seen.get(key)
+        if found is None:
+            tensor_type = value.type.tensor_type
+            dims = None
+            if tensor_type.HasField("shape"):
+                dims = tuple([d.dim_value for d in tensor_type.shape.dim])
+                if dims and min(dims) <= 0:  # a symbolic dim reads 0: look closer
+                    dims = _static_shape(value)
+            found = seen[key] = (tensor_type.elem_type, dims)
+        elem, dims = found
+        name = value.name
         if elem:
             elem_types[name] = elem
-        if not tensor_type.HasField("shape"):
-            continue
-        dims = tuple([d.dim_value for d in tensor_type.shape.dim])
-        if dims and min(dims) <= 0:  # a symbolic dim reads 0: look closer
-            dims = _static_shape(value)
         if dims is not None:
             shapes[name] = dims
     return shapes, elem_types

@@ -6,6 +6,7 @@ defaulted-input graphs."""
 from __future__ import annotations
 
 import os
+import select
 import signal
 from pathlib import Path
 
@@ -84,6 +85,26 @@ def test_values_come_one_at_a_time() -> None:
     assert next(parts) == "first"
     os.write(write, b"x")
     assert list(parts) == ["second"] and child._pid is None  # reaped at the end
+    os.close(read)
+    os.close(write)
+
+
+@forks
+def test_the_child_runs_ahead_of_what_is_taken_here() -> None:
+    """The child sends half a megabyte (eight values) before this process takes any: it writes them
+    all, then says so on a second pipe (a pipe of Linux's default 64 KiB would hold one value, and
+    the child would wait, its last word never said)."""
+    read, write = os.pipe()
+
+    def eight():
+        for k in range(8):
+            yield bytes([k]) * (64 << 10)
+        os.write(write, b"all sent")
+
+    child = Forked(eight)
+    ready, _, _ = select.select([read], [], [], 30)
+    assert ready and os.read(read, 8) == b"all sent"
+    assert [len(part) for part in child.parts()] == [64 << 10] * 8
     os.close(read)
     os.close(write)
 
