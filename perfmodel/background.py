@@ -9,8 +9,8 @@ values one at a time, so this process can use each as it comes while the child c
 the walk takes the inferred shapes a piece of the graph at a time while the child infers the rest.
 
 The values (plain dicts, tuples, numbers, strings, bytes) come back by marshal through a pipe, each
-with its length first; the pipe holds up to a megabyte where Linux allows, so the child runs ahead
-of what is taken here. Whatever goes wrong in the child (an exception, a signal, a fork that fails)
+with its length first, written by a thread of the child's, so the child computes on while this
+process is busy with the values before (the pipe holds up to a megabyte where Linux allows). Whatever goes wrong in the child (an exception, a signal, a fork that fails)
 makes `parts()` run the generator here and take from it the values the child did not send, so the
 outcome is always the one the generator gives in this process, and its errors are raised here
 (unless the caller freed the generator's arguments while the child ran, `forgo_rerun`: then the
@@ -26,7 +26,9 @@ import marshal
 import os
 import signal
 import sys
+import threading
 import warnings
+from queue import SimpleQueue
 from typing import Any, Callable, Iterator
 
 _LENGTH = 8  # bytes of the length written before each value
@@ -49,7 +51,7 @@ class Forked:
         _widen(write)
         try:
             with warnings.catch_warnings():  # Python 3.12+ warns of forking with threads (BLAS's idle pool):
-                warnings.simplefilter("ignore", DeprecationWarning)  # the child starts none and uses none
+                warnings.simplefilter("ignore", DeprecationWarning)  # the child uses none of them
                 pid = os.fork()
         except OSError:
             os.close(read)
@@ -60,10 +62,7 @@ class Forked:
             try:
                 os.close(read)
                 with os.fdopen(write, "wb") as pipe:
-                    for value in fn(*args):
-                        data = marshal.dumps(value)
-                        pipe.write(len(data).to_bytes(_LENGTH, "little") + data)
-                        pipe.flush()  # this process may be waiting for it
+                    _send(fn(*args), pipe)
                 status = 0
             finally:
                 os._exit(status)
@@ -124,13 +123,39 @@ class Forked:
 
 _NOTHING = object()
 
+
+def _send(values: Iterator[Any], pipe: Any) -> None:
+    """Write each value to the pipe, its length first, by a thread of its own: the generator goes on
+    while a write waits for this process to read (it may be busy with the values before). The values
+    made before the generator fails are written all the same."""
+    queue: SimpleQueue[bytes | None] = SimpleQueue()
+
+    def write() -> None:
+        try:
+            while (data := queue.get()) is not None:
+                pipe.write(data)
+                pipe.flush()
+        except OSError:  # this process stopped reading (it cancels the child then)
+            pass
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        for value in values:
+            data = marshal.dumps(value)
+            queue.put(len(data).to_bytes(_LENGTH, "little") + data)
+    finally:
+        queue.put(None)
+        writer.join()
+
 _PIPE_BYTES = 1 << 20
-"""The pipe's capacity asked for (Linux's default limit for it): the child may run this far ahead
-of the values taken here before a write waits (64 KiB by default: a few chunks of shapes)."""
+"""The pipe's capacity asked for (Linux's default limit for it, against 64 KiB by default: a few
+chunks of shapes): the fewer times the child's writer waits for this process, the fewer times it
+must take the GIL back from the child's computing."""
 
 
 def _widen(pipe: int) -> None:
-    """Ask for a pipe of _PIPE_BYTES; where the OS refuses, the default serves (the child waits more)."""
+    """Ask for a pipe of _PIPE_BYTES; where the OS refuses, the default serves."""
     try:
         import fcntl
 

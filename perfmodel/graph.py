@@ -20,7 +20,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Collection, Iterable, Iterator, Mapping
 
 import onnx
 from onnx import TensorProto, helper, numpy_helper
@@ -158,7 +158,7 @@ def _check_size(what: str, shape: Shape) -> None:
 
 def resolve_inputs(
     graph: onnx.GraphProto,
-    initializers: set[str],
+    initializers: Collection[str],
     batch: int | None,
     overrides: Mapping[str, Shape],
 ) -> dict[str, Shape]:
@@ -424,8 +424,9 @@ def _resolved(source: str | os.PathLike | onnx.ModelProto, batch: int | None,
     early = _early_inference(model, source, batch, input_shapes)
     if early is not None:
         started.append(early)
-    shapes, elem_types = _read_constants(g.initializer)
+    parts = early.parts() if early else None  # the stored tensors' tables, the inputs, the inference
     nodes, held = _read_nodes(g.node, opset)  # held: the tensors Constant nodes hold
+    shapes, elem_types = next(parts) if parts else _read_constants(g.initializer)  # (read there meanwhile)
     held_shapes, held_types = _read_constants(held)
     shapes |= held_shapes
     elem_types |= held_types
@@ -462,8 +463,7 @@ def _resolved(source: str | os.PathLike | onnx.ModelProto, batch: int | None,
     # inference found every shape: then it is skipped.
     may_fold = bool(derived) or any(n.op_type == "Shape" for n in ordered)
     if as_read:
-        parts = early.parts() if early else None  # the inputs it resolved (None: none), then its inference
-        if parts is None or next(parts) != inputs:
+        if parts is None or next(parts) != inputs:  # (the inputs the child resolved; None: none)
             if early:
                 early.cancel()
             parts = _infer_as_read(model, inputs, input_types, outputs)
@@ -659,17 +659,17 @@ def _early_inference(model: onnx.ModelProto, source: Any, batch: int | None,
 
 
 def _inputs_and_inference(model: onnx.ModelProto, batch: int | None, input_shapes: Mapping[str, Shape] | None):
-    """Generator: the inputs resolved as the loader resolves them (None where they cannot be: the
-    loader then says why, in its own order), then `_infer_as_read` at them. The loader uses the
-    inference only if it resolved the same inputs."""
+    """Generator: the initializers' dims and element types (`_read_constants`, the loader's first
+    reading, done here while it reads the nodes), the inputs resolved as the loader resolves them
+    (None where they cannot be: the loader then says why, in its own order), then `_infer_as_read`
+    at them. The loader uses the inference only if it resolved the same inputs."""
     g = model.graph
-    names, external = set(), []
-    for tensor in g.initializer:  # one pass: the names to resolve the inputs, the tensors to strip
-        names.add(tensor.name)
-        if _is_external(tensor):
-            external.append(tensor)
+    tensors = list(g.initializer)  # (a tensor's wrapper is made once, and kept for the passes below)
+    stored = _read_constants(tensors)
+    yield stored
+    external = [tensor for tensor in tensors if _is_external(tensor)]
     try:
-        inputs = resolve_inputs(g, names, batch, input_shapes or {})
+        inputs = resolve_inputs(g, stored[0].keys(), batch, input_shapes or {})
     except PerfmodelError:
         yield None
         return

@@ -179,11 +179,12 @@ def inferred_pieces(model: onnx.ModelProto, strict: bool) -> Iterator[list[onnx.
     inferred and all of it yielded.
     """
     g = model.graph
-    if any(domain not in ("", "ai.onnx") or op in _VALUE_SOURCES or op in _SCOPED_OPS
-           for op, domain in {(n.op_type, n.domain) for n in g.node}):
+    nodes = list(g.node)  # (a node's wrapper is made once, and kept: each pass then finds it made)
+    kinds = {(n.op_type, n.domain) for n in nodes}
+    if any(domain not in ("", "ai.onnx") or op in _VALUE_SOURCES or op in _SCOPED_OPS for op, domain in kinds):
         yield from inferred_whole(model, strict)
         return
-    nodes, count = g.node, len(g.node)
+    count = len(nodes)
     constants = {t.name: t for t in g.initializer}  # what a piece may read as a value
     stored = set(constants)
     known = {v.name: v for v in g.input}  # tensor -> its type, as declared (inputs) or inferred
@@ -191,6 +192,8 @@ def inferred_pieces(model: onnx.ModelProto, strict: bool) -> Iterator[list[onnx.
     found_outputs: dict[str, onnx.ValueInfoProto] = {}  # -> as inferred
     ins: list[str] = []
     outs: list[str] = []
+
+    has_constant_nodes = any(op == "Constant" for op, _ in kinds)
 
     def scan(piece_nodes) -> bool:
         """The nodes' inputs and outputs added to ins and outs, Constant nodes' values to constants;
@@ -200,12 +203,13 @@ def inferred_pieces(model: onnx.ModelProto, strict: bool) -> Iterator[list[onnx.
             node_ins = node.input[:]
             ins.extend(node_ins)
             outs.extend(node.output[:])
-            if node.op_type == "Constant":
+            if has_constant_nodes and node.op_type == "Constant":
                 try:
                     constants[node.output[0]] = constant_node_tensor(node)
                 except (PerfmodelError, IndexError):  # (one the loader rejects): no later piece reads it
                     ends = True
-            elif all(map(constants.__contains__, filter(None, node_ins))):
+            elif (not node_ins or node_ins[0] in constants or not node_ins[0]) \
+                    and all(map(constants.__contains__, filter(None, node_ins))):  # (most read an activation first)
                 ends = True
         return ends
 
@@ -224,9 +228,9 @@ def inferred_pieces(model: onnx.ModelProto, strict: bool) -> Iterator[list[onnx.
         if len(made) < len(outs) - outs.count("") or not known.keys().isdisjoint(made) or not stored.isdisjoint(made):
             yield from inferred_whole(model, strict)  # a tensor made twice, or made and also stored
             return
-        read = sorted(set(ins).difference(made))  # what the piece reads and does not make (sorted:
-        if read and not read[0]:                   # the same piece every run), but absent inputs
-            del read[0]
+        read = [name for name in dict.fromkeys(ins) if name not in made]  # what it reads and does not make
+        if "" in read:  # an absent optional input
+            read.remove("")
         values = [constants[name] for name in read if name in constants]
         typed = [known[name] for name in read if name in known]
         if len(values) + len(typed) < len(read) and any(n not in known and n not in constants for n in read) \
