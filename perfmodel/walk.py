@@ -316,7 +316,7 @@ def _receptive_field(node: GraphNode, rule: Rule, outs: tuple, window, field: di
     A transposed conv upsamples: output pixels are s times denser, j' = j / s, and each sees
     ceil(k_eff / s) input pixels, r' = r + (ceil(k_eff / s) - 1) j. The field is reported rounded up.
     """
-    sources = [found for i in node.inputs if (found := field.get(i)) is not None]
+    sources = list(filter(None, map(field.get, node.inputs)))  # (each a non-empty tuple)
     if not sources:
         return None
     rf, jump, size = sources[0] if len(sources) == 1 else max(sources)
