@@ -687,7 +687,7 @@ def _infer_as_read(model: onnx.ModelProto, inputs: Mapping[str, Shape], input_ty
     skeleton `shapes.infer_shapes` builds), local functions left out (their ops are never costed).
     It yields the shapes and element types it found (`shapes.read_types`) a chunk of tensors at a
     time, in the graph's order, then the graph outputs': in a child, the loader can merge a chunk (and
-    walk the nodes it completes: `Arriving`) while the child reads the next. `pieces`: the graph is
+    walk the nodes it completes: `Arriving`) while the child makes the next. `pieces`: the graph is
     inferred a piece at a time where that finds the same (`shapes.inferred_pieces`), so that the
     first chunk comes before the whole graph is inferred."""
     g = model.graph
@@ -728,7 +728,7 @@ class ShapesFellShort(Exception):
 class Arriving:
     """The shapes a forked inference (`_infer_as_read`) is still sending, for a graph whose load has
     nothing else left to do (`load_graph(stream=True)`): merged into the Graph's tables as a walk
-    reaches the nodes they complete, so the walk runs while the child reads the rest."""
+    reaches the nodes they complete, so the walk runs while the child infers the rest."""
 
     def __init__(self, graph: Graph, child: Forked, parts: Iterator[Any]):
         self._graph, self._child, self._parts = graph, child, parts
