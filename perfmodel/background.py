@@ -10,13 +10,14 @@ the walk takes the inferred shapes a piece of the graph at a time while the chil
 
 The values (plain dicts, tuples, numbers, strings, bytes) come back by marshal through a pipe, each
 with its length first, written by a thread of the child's, so the child computes on while this
-process is busy with the values before (the pipe holds up to a megabyte where Linux allows). Whatever goes wrong in the child (an exception, a signal, a fork that fails)
-makes `parts()` run the generator here and take from it the values the child did not send, so the
-outcome is always the one the generator gives in this process, and its errors are raised here
-(unless the caller freed the generator's arguments while the child ran, `forgo_rerun`: then the
-failure is raised, ChildFailed, for the caller to redo its work its own way). Where the OS cannot
-fork (Windows), or on macOS (where a forked child may not use every system library), the generator
-simply runs here when its values are asked for.
+process is busy with the values before (the pipe holds up to a megabyte where Linux allows).
+Whatever goes wrong in the child (an exception, a signal, a fork that fails) makes `parts()` run the
+generator here and take from it the values the child did not send, so the outcome is always the
+one the generator gives in this process, and its errors are raised here (unless the caller freed
+the generator's arguments while the child ran, `forgo_rerun`: then the failure is raised,
+ChildFailed, for the caller to redo its work its own way). Where the OS cannot fork (Windows), or
+on macOS (where a forked child may not use every system library), the generator simply runs here
+when its values are asked for.
 """
 
 from __future__ import annotations
@@ -147,6 +148,7 @@ def _send(values: Iterator[Any], pipe: Any) -> None:
     finally:
         queue.put(None)
         writer.join()
+
 
 _PIPE_BYTES = 1 << 20
 """The pipe's capacity asked for (Linux's default limit for it, against 64 KiB by default: a few

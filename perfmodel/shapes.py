@@ -187,6 +187,7 @@ def inferred_pieces(model: onnx.ModelProto, strict: bool) -> Iterator[list[onnx.
     count = len(nodes)
     constants = {t.name: t for t in g.initializer}  # what a piece may read as a value
     stored = set(constants)
+    held: set[str] = set()  # the outputs of Constant nodes (given to a later piece as initializers)
     known = {v.name: v for v in g.input}  # tensor -> its type, as declared (inputs) or inferred
     outputs = {v.name: v for v in g.output}
     found_outputs: dict[str, onnx.ValueInfoProto] = {}  # -> as inferred
@@ -206,6 +207,7 @@ def inferred_pieces(model: onnx.ModelProto, strict: bool) -> Iterator[list[onnx.
             if has_constant_nodes and node.op_type == "Constant":
                 try:
                     constants[node.output[0]] = constant_node_tensor(node)
+                    held.add(node.output[0])
                 except (PerfmodelError, IndexError):  # (one the loader rejects): no later piece reads it
                     ends = True
             elif (not node_ins or node_ins[0] in constants or not node_ins[0]) \
@@ -232,8 +234,9 @@ def inferred_pieces(model: onnx.ModelProto, strict: bool) -> Iterator[list[onnx.
         if "" in read:  # an absent optional input
             read.remove("")
         values = [constants[name] for name in read if name in constants]
-        typed = [known[name] for name in read if name in known]
-        if len(values) + len(typed) < len(read) and any(n not in known and n not in constants for n in read) \
+        # the types earlier pieces found (a Constant node's value is typed by its tensor)
+        typed = [known[name] for name in read if name in known and name not in held]
+        if any(n not in known and n not in constants for n in read) \
                 or not all([value.type.tensor_type.elem_type for value in typed]):
             yield from inferred_whole(model, strict)  # a tensor read before any node makes it, or untyped
             return
