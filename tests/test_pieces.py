@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -107,8 +108,6 @@ def test_zoo_models_infer_alike_in_pieces(name: str, monkeypatch) -> None:
 @pytest.mark.parametrize("path", sorted(DATA.glob("small_*.onnx")), ids=lambda p: p.stem)
 def test_real_exports_infer_alike_in_pieces(path: Path, monkeypatch) -> None:
     """Torch exports (Shape chains, Constant nodes, control flow: some are inferred whole)."""
-    import onnx
-
     m = onnx.load(path, load_external_data=False)
     whole = _outcome(lambda: _found(inferred_whole(m, strict=True)))
     for sizes in ((1, 1), (2, 5)):
