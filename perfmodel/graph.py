@@ -219,7 +219,7 @@ def has_data(tensor: TensorProto, elems: int | None = None) -> bool:
 
 def _skeleton_tensor(tensor: TensorProto) -> TensorProto:
     """Small tensors keep their data (shape inference may read it); large ones keep dims and type only."""
-    if (elems := math.prod(tensor.dims)) <= FOLD_LIMIT and has_data(tensor, elems):
+    if _small_with_data(tensor):
         return tensor
     bare = TensorProto(name=tensor.name, data_type=tensor.data_type)
     bare.dims.extend(tensor.dims)
@@ -596,8 +596,12 @@ def _read_constants(tensors) -> tuple[dict[str, Shape], dict[str, int]]:
 def _foldable(tensors: Iterable[TensorProto], runtime: set[str]) -> dict[str, TensorProto]:
     """The small stored tensors with data, but inputs with a default value (`runtime`): the values
     folding may read, kept as TensorProto until a fold needs them as arrays (most never do)."""
-    return {t.name: t for t in tensors
-            if t.name not in runtime and (elems := math.prod(t.dims)) <= FOLD_LIMIT and has_data(t, elems)}
+    return {t.name: t for t in tensors if t.name not in runtime and _small_with_data(t)}
+
+
+def _small_with_data(tensor: TensorProto) -> bool:
+    """A stored tensor small enough to fold whose data is in the file (inference and folding may read it)."""
+    return (elems := math.prod(tensor.dims)) <= FOLD_LIMIT and has_data(tensor, elems)
 
 
 def _large_with_data(tensor: TensorProto) -> bool:
