@@ -83,18 +83,14 @@ def group_dict(group: LayerCost, time_s: float | None = None) -> dict[str, Any]:
 def model_dict(cost: ModelCost, fused: ModelCost | None = None) -> dict[str, Any]:
     """The analysis (layer by layer, as the graph has them) and, from `fused` (default: each layer
     alone), the groups they run in, with `group` on every layer."""
-    groups = fused if fused is not None else cost
-    layers = [layer_dict(layer) for layer in cost.layers]
-    if groups.layers is cost.layers and not any(map(attrgetter("members"), cost.layers)):
-        # unfused: each layer is its own group, its figures the layer's
-        for layer in layers:
-            layer["group"] = layer["name"]
-        group_rows = [_own_group(layer) for layer in layers]
-    else:
-        where = {member: g.name for g in groups.layers for member in (g.members or (g.name,))}
-        for layer in layers:
-            layer["group"] = where.get(layer["name"], layer["name"])
-        group_rows = [group_dict(g) for g in groups.layers]
+    own, where = _grouping(cost, fused)
+    layers = _layer_rows(cost.layers, where)
+    groups = [_own_group(layer) for layer in layers] if own else [group_dict(g) for g in fused.layers]
+    return _contract(cost, fused, layers, groups)
+
+
+def _contract(cost: ModelCost, fused: ModelCost | None, layers: Any, groups: Any) -> dict[str, Any]:
+    """`model_dict` of its layers' and groups' rows."""
     unknown = cost.unknown_layers  # (ModelCost.complete is their absence: one pass over the layers, not three)
     return {
         "model": cost.model,
@@ -106,9 +102,25 @@ def model_dict(cost: ModelCost, fused: ModelCost | None = None) -> dict[str, Any
         "totals": cost.totals(),
         "layers": layers,
         "unsupported_ops": list(cost.unsupported_ops),
-        "fusion": groups.fusion,
-        "groups": group_rows,
+        "fusion": (fused if fused is not None else cost).fusion,
+        "groups": groups,
     }
+
+
+def _grouping(cost: ModelCost, fused: ModelCost | None) -> tuple[bool, dict[str, str] | None]:
+    """Whether each layer is its own group (unfused: the group's figures are the layer's), and
+    otherwise the group of each layer that is in one."""
+    if (fused is None or fused.layers is cost.layers) and not any(map(attrgetter("members"), cost.layers)):
+        return True, None
+    return False, {member: g.name for g in fused.layers for member in (g.members or (g.name,))}
+
+
+def _layer_rows(layers, where: dict[str, str] | None) -> list[dict[str, Any]]:
+    """`layer_dict` of each layer, with its group (`_grouping`: itself where `where` is None)."""
+    rows = [layer_dict(layer) for layer in layers]
+    for row in rows:
+        row["group"] = row["name"] if where is None else where.get(row["name"], row["name"])
+    return rows
 
 
 def _own_group(layer: dict[str, Any]) -> dict[str, Any]:
@@ -126,17 +138,25 @@ def json_text(data: Any) -> str:
 
 
 def json_bytes(data: Any) -> bytes:
-    """`json_text` as UTF-8, made as bytes: a 50,000-layer analysis is 25 MB of JSON, and each copy
-    of it (to text, to one string, back to bytes to print) costs."""
+    """`json_text` as UTF-8, made as bytes (`json_pieces`, joined)."""
+    return b"".join(json_pieces(data))
+
+
+def json_pieces(data: Any) -> list[bytes | memoryview]:
+    """`json_bytes` in the pieces it is made of, to be written one after the other: a 50,000-layer
+    analysis is 25 MB of JSON, and each copy of it (to text, to one string, to bytes) costs."""
     out: list[bytes | memoryview] = []
     _write_json(data, "", out)
-    return b"".join(out)
+    return out
 
 
 def _write_json(v: Any, indent: str, out: list[bytes | memoryview]) -> None:
     """`json_bytes` of `v`, as pieces appended to `out`, its nested lines indented past `indent`."""
     inner = indent + "  "
-    if isinstance(v, list) and v and all(isinstance(item, dict) for item in v):
+    if isinstance(v, _Encoded):  # (rows at the top level, as _ROW_SEPARATOR has them)
+        out += [f"[\n{inner}".encode(), *_separated(v.parts, _ROW_SEPARATOR.encode()), f"\n{indent}]".encode()] \
+            if v.parts else [b"[]"]
+    elif isinstance(v, list) and v and all(isinstance(item, dict) for item in v):
         out += [f"[\n{inner}".encode(), encode_lines(v, ",\n" + inner), f"\n{indent}]".encode()]
     elif isinstance(v, dict) and v and any(isinstance(x, (dict, list)) for x in v.values()):
         for k, (key, x) in enumerate(v.items()):
@@ -145,6 +165,13 @@ def _write_json(v: Any, indent: str, out: list[bytes | memoryview]) -> None:
         out.append(f"\n{indent}}}".encode())
     else:
         out.append(json.dumps(v, allow_nan=False).encode())
+
+
+def _separated(parts: list, separator: bytes) -> list:
+    """`parts` with `separator` between each two."""
+    spaced = [separator] * (2 * len(parts) - 1)
+    spaced[::2] = parts
+    return spaced
 
 
 def encode(value: Any) -> str:
@@ -195,15 +222,45 @@ def _non_finite(value: Any) -> bool:
     return any(type(x) is float and x - x != 0 or isinstance(x, (dict, list)) and _non_finite(x) for x in items)
 
 
-def to_json(cost: ModelCost, fused: ModelCost | None = None, depth: int | None = None) -> bytes:
-    """The JSON contract (`model_dict`, and `scopes` at `depth`), as UTF-8 (`json_bytes`)."""
+def to_json(cost: ModelCost, fused: ModelCost | None = None, depth: int | None = None) -> list[bytes | memoryview]:
+    """The JSON contract (`model_dict`, and `scopes` at `depth`), as UTF-8 in pieces (`json_pieces`)."""
     with collector_paused():  # the rows live until written, then die by refcount
-        data = model_dict(cost, fused)
+        data = _contract(cost, fused, *_encoded_rows(cost, fused))
         if depth:
             from perfmodel.scopes import scope_dict, scopes
 
             data["scopes"] = [scope_dict(s, depth) for s in scopes(cost, depth)]
-        return json_bytes(data)
+        return json_pieces(data)
+
+
+_CHUNK_ROWS = 2048
+"""Rows `_encoded_rows` makes and encodes at a time."""
+
+_ROW_SEPARATOR = ",\n    "  # between the rows of a list at the contract's top level, as `_write_json` has it
+
+
+def _encoded_rows(cost: ModelCost, fused: ModelCost | None) -> tuple[_Encoded, _Encoded]:
+    """`model_dict`'s rows of the layers and of the groups, made and encoded (`encode_lines`) a chunk
+    at a time: the rows of a large model never all live as dicts at once (a 50,000-layer model's
+    take 30 MB), and the memory of one chunk's is used again by the next's."""
+    own, where = _grouping(cost, fused)
+    layers, groups = _Encoded(), _Encoded()
+    for start in range(0, len(cost.layers), _CHUNK_ROWS):
+        rows = _layer_rows(cost.layers[start:start + _CHUNK_ROWS], where)
+        layers.parts.append(encode_lines(rows, _ROW_SEPARATOR))
+        if own:
+            groups.parts.append(encode_lines([_own_group(row) for row in rows], _ROW_SEPARATOR))
+    for start in range(0, 0 if own else len(fused.layers), _CHUNK_ROWS):
+        groups.parts.append(encode_lines([group_dict(g) for g in fused.layers[start:start + _CHUNK_ROWS]],
+                                         _ROW_SEPARATOR))
+    return layers, groups
+
+
+class _Encoded:
+    """A list of rows at the contract's top level, encoded already (`_encoded_rows`), in parts."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes | memoryview] = []
 
 
 def scopes_csv(cost: ModelCost, depth: int) -> str:

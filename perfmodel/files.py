@@ -98,12 +98,13 @@ def replacing(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         raise
 
 
-def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
-    """Write `data` (text as UTF-8) to `path` through a temp file and a rename."""
-    payload = data.encode() if isinstance(data, str) else data
+def write_atomic(path: str | os.PathLike, data: str | bytes | list[bytes | memoryview]) -> None:
+    """Write `data` (text as UTF-8; bytes, or bytes in pieces written one after the other) to `path`
+    through a temp file and a rename."""
+    pieces = [data.encode()] if isinstance(data, str) else [data] if isinstance(data, bytes) else data
     with replacing(path) as tmp:
         with open(tmp, "wb") as f:
-            f.write(payload)
+            f.writelines(pieces)
             f.flush()
             os.fsync(f.fileno())
 

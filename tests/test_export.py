@@ -37,7 +37,7 @@ def test_nulls_and_names_read_back() -> None:
 
 def test_an_analysis_reads_back_as_its_records() -> None:
     cost = analyze_model("googlenet")
-    data = json.loads(to_json(cost))
+    data = json.loads(b"".join(to_json(cost)))
     expected = [json.loads(json.dumps(layer_dict(layer))) for layer in cost.layers]
     assert [{k: v for k, v in layer.items() if k != "group"} for layer in data["layers"]] == expected
     assert data["totals"]["params"] == 6_624_904

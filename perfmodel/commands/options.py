@@ -130,19 +130,20 @@ def run_inputs(args: argparse.Namespace) -> tuple[str | None, ...]:
     return tuple(found)
 
 
-def write_output(args: argparse.Namespace, text: str | bytes) -> None:
-    """Print `text` (or UTF-8 bytes), or write it to `args.output` (-o FILE) atomically and say so on
-    stderr."""
+def write_output(args: argparse.Namespace, text: str | bytes | list[bytes | memoryview]) -> None:
+    """Print `text` (or UTF-8 bytes, or bytes in pieces: perfmodel.export.json_pieces), or write it to
+    `args.output` (-o FILE) atomically and say so on stderr."""
     from perfmodel.files import check_not_input, write_atomic
 
+    pieces = [text] if isinstance(text, bytes) else text if isinstance(text, list) else None
     if not getattr(args, "output", None):
-        if isinstance(text, bytes) and (stdout := getattr(sys.stdout, "buffer", None)) is not None:
+        if pieces is not None and (stdout := getattr(sys.stdout, "buffer", None)) is not None:
             sys.stdout.flush()  # whatever was printed as text before comes first
-            stdout.write(text)
+            stdout.writelines(pieces)
             stdout.write(b"\n")
         else:
-            print(text.decode() if isinstance(text, bytes) else text)
+            print(text if pieces is None else b"".join(pieces).decode())
         return
     check_not_input(args.output, run_inputs(args))
-    write_atomic(args.output, text + (b"\n" if isinstance(text, bytes) else "\n"))
+    write_atomic(args.output, text + "\n" if pieces is None else [*pieces, b"\n"])
     print(f"wrote {args.output}", file=sys.stderr)
