@@ -122,8 +122,8 @@ def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype:
             memo[key] = found
     template, window, stored = found
     record = object.__new__(LayerCost)
-    fields = record.__dict__
-    fields.update(template)
+    fields = template.copy()  # (a dict's copy is one block copy; an update inserts key by key)
+    object.__setattr__(record, "__dict__", fields)
     fields["name"] = node.name
     fields["input_names"] = node.inputs
     fields["output_names"] = node.outputs
