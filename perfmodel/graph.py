@@ -742,8 +742,9 @@ class Arriving:
         checked, and the graph complete (`Graph.arriving` None). ShapesFellShort where the shapes
         ran out before some node's outputs had theirs."""
         shapes = self._graph.shapes
+        known = shapes.__contains__
         for node in self._graph.nodes:
-            while not all([o in shapes for o in node.outputs if o]):
+            while not all(map(known, filter(None, node.outputs))):  # ("": an absent optional output)
                 if not self._merge_next():
                     raise ShapesFellShort(f"node '{node.name}' ({node.op_type}): shapes unknown after inference")
             yield node
