@@ -14,7 +14,7 @@ import warnings
 from fractions import Fraction
 from itertools import accumulate, chain, count, repeat
 from operator import mul, sub
-from typing import Any, Iterator, Mapping
+from typing import Any, Container, Iterator, Mapping
 
 import onnx
 
@@ -66,8 +66,10 @@ def walk(graph: Graph, *, dtype: str = "fp32", name: str | None = None, counted:
         n: (1, 1, s[2]) for n, s in graph.inputs.items() if len(s) >= 3
     }
     reads = list(map(_reads, graph.nodes))
-    used = set(chain.from_iterable(reads)) | set(graph.outputs)
-    used.discard("")  # an absent optional input
+    # the step of each tensor's last reader (the graph's outputs are read after the last step): which
+    # tensors are used at all, and when each dies (peak_live); "" is no tensor, an absent input
+    used = dict(zip(chain.from_iterable(reads), _steps(reads)))
+    used.update(dict.fromkeys(graph.outputs, len(graph.nodes)))
     memo: dict = {}
     layers = [_layer(node, graph, counted, field, dtype, used, memo) for node in graph.ready_nodes()]
     unsupported = tuple(sorted({op for op, domain in {(n.op_type, n.domain) for n in graph.nodes}
@@ -75,7 +77,7 @@ def walk(graph: Graph, *, dtype: str = "fp32", name: str | None = None, counted:
     if unsupported:
         warnings.warn(f"no cost rule for {', '.join(unsupported)}: their cost is reported as unknown",
                       UnsupportedOpWarning, stacklevel=2)
-    peak_elems, peak_points = peak_live(graph, layers, reads)
+    peak_elems, peak_points = peak_live(graph, layers, reads, used)
     return ModelCost(
         model=name or graph.name,
         inputs=dict(graph.inputs),
@@ -93,7 +95,7 @@ def _reads(node: GraphNode):
     return node.scope or node.inputs
 
 
-def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype: str, used: set[str],
+def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype: str, used: Container[str],
            memo: dict) -> LayerCost:
     if node.subgraphs:
         return _control_layer(node, graph, counted, dtype, used)
@@ -243,7 +245,7 @@ def _rule_cost(node: GraphNode, rule: Rule, opset: int, in_shapes: tuple, out_sh
     return attrs, geometry, rule.fn(spec)
 
 
-def _control_layer(node: GraphNode, graph: Graph, counted: set[str], dtype: str, used: set[str]) -> LayerCost:
+def _control_layer(node: GraphNode, graph: Graph, counted: set[str], dtype: str, used: Container[str]) -> LayerCost:
     """An If/Loop/Scan: its subgraphs walked (perfmodel.control_flow); it reads every outer tensor they read."""
     from perfmodel.control_flow import control_layer
 
@@ -337,13 +339,14 @@ def _receptive_field(node: GraphNode, rule: Rule, outs: tuple, window, field: di
     return math.ceil(rf)
 
 
-def peak_live(graph: Graph, layers: list[LayerCost],
-              reads: list | None = None) -> tuple[int, tuple[tuple[int, int], ...]]:
+def peak_live(graph: Graph, layers: list[LayerCost], reads: list | None = None,
+              last_read: dict[str, int] | None = None) -> tuple[int, tuple[tuple[int, int], ...]]:
     """Max over the schedule of live activation elements (graph order; a tensor dies after its last
     reader; graph outputs live to the end; views share their input's storage; weights excluded), and
     the live sets that can be the peak in bytes: (float elements, integer bytes) of each step, those no
     other step exceeds in both (which one peaks depends on the dtype the float tensors take).
-    `reads`: each node's `_reads`, where the caller has them."""
+    `reads`: each node's `_reads`, and `last_read`: the step of each tensor's last reader, the graph's
+    outputs' the end (as `walk` finds them), where the caller has them."""
     shapes, nodes = graph.shapes, graph.nodes
     end = len(nodes)
     reads = reads if reads is not None else list(map(_reads, nodes))
@@ -362,11 +365,14 @@ def peak_live(graph: Graph, layers: list[LayerCost],
                 del born[tensor]
     # the last step reading each storage (later reads overwrite earlier ones); a storage nobody reads
     # dies at the step creating it
-    read = list(chain.from_iterable(reads))
-    last_use = dict(zip(map(shared.get, read, read) if shared else read, _steps(reads)))
-    for tensor in graph.outputs:
-        if (root := shared.get(tensor, tensor)) in born:
-            last_use[root] = end
+    if last_read is not None and not shared:
+        last_use = last_read  # (each storage one tensor)
+    else:
+        read = list(chain.from_iterable(reads))
+        last_use = dict(zip(map(shared.get, read, read) if shared else read, _steps(reads)))
+        for tensor in graph.outputs:
+            if (root := shared.get(tensor, tensor)) in born:
+                last_use[root] = end
     # Live sets, one per step k (after step k's outputs are created, before its dead are freed) and
     # one before the first step (the inputs): entry 0 is the inputs, entry k + 1 step k. A tensor
     # created at step b (-1: an input) and last read at step u is live in entries b + 1 to u + 1
