@@ -19,6 +19,7 @@ import os
 from collections import deque
 from dataclasses import dataclass, field
 from itertools import chain
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Collection, Iterable, Iterator, Mapping
 
@@ -199,6 +200,9 @@ def resolve_inputs(
 
 
 _EXTERNAL = TensorProto.EXTERNAL
+
+
+_LOCATION = attrgetter("data_location")
 
 
 def _is_external(tensor: TensorProto) -> bool:
@@ -671,7 +675,9 @@ def _inputs_and_inference(model: onnx.ModelProto, batch: int | None, input_shape
     tensors = list(g.initializer)  # (a tensor's wrapper is made once, and kept for the passes below)
     stored = _read_constants(tensors)
     yield stored
-    external = [tensor for tensor in tensors if _is_external(tensor)]
+    external = [t for t in tensors if _is_external(t)] if any(map(_LOCATION, tensors)) else []
+    # each stored tensor by name (its names read once, above), where no two share a name
+    by_name = dict(zip(stored[0], tensors)) if len(stored[0]) == len(tensors) else None
     try:
         inputs = resolve_inputs(g, stored[0].keys(), batch, input_shapes or {})
     except PerfmodelError:
@@ -679,12 +685,12 @@ def _inputs_and_inference(model: onnx.ModelProto, batch: int | None, input_shape
         return
     yield inputs
     input_types = {i.name: i.type.tensor_type.elem_type for i in g.input}
-    yield from _infer_as_read(model, inputs, input_types, tuple(o.name for o in g.output), external, pieces=True)
+    yield from _infer_as_read(model, inputs, input_types, tuple(o.name for o in g.output), external, True, by_name)
 
 
 def _infer_as_read(model: onnx.ModelProto, inputs: Mapping[str, Shape], input_types: Mapping[str, int],
                    outputs: tuple[str, ...], external: list[TensorProto] | None = None,
-                   pieces: bool = False) -> Iterator[Any]:
+                   pieces: bool = False, stored: Mapping[str, TensorProto] | None = None) -> Iterator[Any]:
     """Generator: onnx's inference (strict) of `model` itself, changed in place: data stored outside
     the file dropped (`external`: those tensors, where the caller found them already), the inputs at
     their resolved shapes, declared outputs' and intermediates' types left to inference (as the
@@ -692,8 +698,9 @@ def _infer_as_read(model: onnx.ModelProto, inputs: Mapping[str, Shape], input_ty
     It yields the shapes and element types it found (`shapes.read_types`) a chunk of tensors at a
     time, in the graph's order, then the graph outputs': in a child, the loader can merge a chunk (and
     walk the nodes it completes: `Arriving`) while the child makes the next. `pieces`: the graph is
-    inferred a piece at a time where that finds the same (`shapes.inferred_pieces`), so that the
-    first chunk comes before the whole graph is inferred."""
+    inferred a piece at a time where that finds the same (`shapes.inferred_pieces`, given `stored`,
+    the initializers by name, where the caller has them), so that the first chunk comes before the
+    whole graph is inferred."""
     g = model.graph
     for tensor in external if external is not None else [t for t in g.initializer if _is_external(t)]:
         _strip(tensor)
@@ -705,7 +712,7 @@ def _infer_as_read(model: onnx.ModelProto, inputs: Mapping[str, Shape], input_ty
     for field_name in ("functions", "training_info"):
         model.ClearField(field_name)
     model.ir_version = max(model.ir_version, 4)
-    for values in inferred_pieces(model, strict=True) if pieces else inferred_whole(model, strict=True):
+    for values in inferred_pieces(model, True, stored) if pieces else inferred_whole(model, strict=True):
         for start in range(0, len(values), _CHUNK):
             yield read_types(values[start:start + _CHUNK])
 

@@ -8,6 +8,7 @@ inference machinery and is iterated: infer -> fold -> infer until nothing new is
 from __future__ import annotations
 
 import re
+from operator import attrgetter
 from typing import Any, Iterator, Mapping
 
 import onnx
@@ -158,11 +159,13 @@ PIECE_NODES = (256, 2048)
 """Nodes in the first piece `inferred_pieces` infers, and in each later one (the first is small, so
 that its shapes come soon)."""
 
+_OP_TYPE, _DOMAIN = attrgetter("op_type"), attrgetter("domain")
 _VALUE_SOURCES = {"Shape", "Size"}  # ops whose outputs' values onnx's data propagation reads off a shape
 _SCOPED_OPS = {"If", "Loop", "Scan", "SequenceMap"}  # ops whose bodies read the enclosing graph's tensors
 
 
-def inferred_pieces(model: onnx.ModelProto, strict: bool) -> Iterator[list[onnx.ValueInfoProto]]:
+def inferred_pieces(model: onnx.ModelProto, strict: bool,
+                    stored: Mapping[str, TensorProto] | None = None) -> Iterator[list[onnx.ValueInfoProto]]:
     """What onnx's inference of the whole `model` finds (`inferred_graph`: the intermediates in the
     nodes' order, then the graph's outputs), inferred a piece of the graph at a time, so that the
     first pieces' shapes can be used while the rest are inferred. Yields lists of ValueInfoProto.
@@ -176,16 +179,17 @@ def inferred_pieces(model: onnx.ModelProto, strict: bool) -> Iterator[list[onnx.
     first node fed by constants only runs to the end; and where a piece's names do not resolve as
     the whole graph's do (a tensor read before any node makes it, or made twice, or without a type),
     or a piece is invalid (the error is to name the whole model's invalid nodes), the whole model is
-    inferred and all of it yielded.
+    inferred and all of it yielded. `stored`: the initializers by name, where the caller has them.
     """
     g = model.graph
     nodes = list(g.node)  # (a node's wrapper is made once, and kept: each pass then finds it made)
-    kinds = {(n.op_type, n.domain) for n in nodes}
+    kinds = set(zip(map(_OP_TYPE, nodes), map(_DOMAIN, nodes)))
     if any(domain not in ("", "ai.onnx") or op in _VALUE_SOURCES or op in _SCOPED_OPS for op, domain in kinds):
         yield from inferred_whole(model, strict)
         return
     count = len(nodes)
-    constants = {t.name: t for t in g.initializer}  # what a piece may read as a value
+    constants = dict(stored) if stored is not None else {t.name: t for t in g.initializer}  # (what a piece may read
+    # as a value: the initializers, and the Constant nodes' values found on the way)
     stored = set(constants)
     held: set[str] = set()  # the outputs of Constant nodes (given to a later piece as initializers)
     known = {v.name: v for v in g.input}  # tensor -> its type, as declared (inputs) or inferred
