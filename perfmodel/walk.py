@@ -12,8 +12,8 @@ import math
 import os
 import warnings
 from fractions import Fraction
-from itertools import accumulate, chain, count, repeat
-from operator import mul, sub
+from itertools import accumulate, chain, compress, count, repeat
+from operator import attrgetter, mul, not_, sub
 from typing import Any, Container, Iterator, Mapping
 
 import onnx
@@ -65,7 +65,7 @@ def walk(graph: Graph, *, dtype: str = "fp32", name: str | None = None, counted:
     field: dict[str, tuple[int, int, int]] = {  # tensor -> (receptive field, jump, spatial size)
         n: (1, 1, s[2]) for n, s in graph.inputs.items() if len(s) >= 3
     }
-    reads = list(map(_reads, graph.nodes))
+    reads = _all_reads(graph.nodes)
     # the step of each tensor's last reader (the graph's outputs are read after the last step): which
     # tensors are used at all, and when each dies (peak_live); "" is no tensor, an absent input
     used = dict(zip(chain.from_iterable(reads), _steps(reads)))
@@ -93,6 +93,14 @@ def walk(graph: Graph, *, dtype: str = "fp32", name: str | None = None, counted:
 def _reads(node: GraphNode):
     """The tensors a node reads: its inputs, and a control-flow node's outer-scope reads too."""
     return node.scope or node.inputs
+
+
+def _all_reads(nodes: list[GraphNode]) -> list:
+    """`_reads` of each node (by attribute reads alone where no node is a control-flow one)."""
+    return list(map(_reads, nodes)) if any(map(_SCOPE, nodes)) else list(map(_INPUTS, nodes))
+
+
+_SCOPE, _INPUTS, _OUTPUTS, _OUTPUT_ELEMS = (attrgetter(name) for name in ("scope", "inputs", "outputs", "output_elems"))
 
 
 def _layer(node: GraphNode, graph: Graph, counted: set[str], field: dict, dtype: str, used: Container[str],
@@ -349,14 +357,17 @@ def peak_live(graph: Graph, layers: list[LayerCost], reads: list | None = None,
     outputs' the end (as `walk` finds them), where the caller has them."""
     shapes, nodes = graph.shapes, graph.nodes
     end = len(nodes)
-    reads = reads if reads is not None else list(map(_reads, nodes))
+    reads = reads if reads is not None else _all_reads(nodes)
     # storage -> the step creating it (-1: an input); a node's outputs are storages of their own,
     # but a view's, which share the storage of its first input (unless that is a constant)
     born: dict[str, int] = {name: -1 for name in graph.inputs}
-    born.update(zip(chain.from_iterable(n.outputs for n in nodes), _steps(n.outputs for n in nodes)))
+    outputs = list(map(_OUTPUTS, nodes))
+    born.update(zip(chain.from_iterable(outputs), _steps(outputs)))
     born.pop("", None)  # an absent optional output
     shared: dict[str, str] = {}  # a view's output -> the storage it shares
-    for step in [k for k, layer in enumerate(layers) if layer.is_view and nodes[k].inputs]:
+    # (a view writes no elements: the layers that write none are looked at closely)
+    silent = compress(count(), map(not_, map(_OUTPUT_ELEMS, layers)))
+    for step in [k for k in silent if layers[k].is_view and nodes[k].inputs]:
         source = nodes[step].inputs[0]
         root = shared.get(source, source)
         if root in born:
