@@ -202,7 +202,7 @@ def resolve_inputs(
 _EXTERNAL = TensorProto.EXTERNAL
 
 
-_LOCATION = attrgetter("data_location")
+_NAME, _DATA_TYPE, _LOCATION = attrgetter("name"), attrgetter("data_type"), attrgetter("data_location")
 
 
 def _is_external(tensor: TensorProto) -> bool:
@@ -586,15 +586,11 @@ def _layer_name(node: ProtoNode, index: int) -> str:
 
 
 def _read_constants(tensors) -> tuple[dict[str, Shape], dict[str, int]]:
-    """Dims and element type of each stored tensor, in one pass: each read of a protobuf field
-    costs, and a model may hold 100,000 initializers."""
-    shapes: dict[str, Shape] = {}
-    elem_types: dict[str, int] = {}
-    for tensor in tensors:
-        tensor_name = tensor.name
-        shapes[tensor_name] = tuple(tensor.dims[:])
-        elem_types[tensor_name] = tensor.data_type
-    return shapes, elem_types
+    """Dims and element type of each stored tensor, each field read once, and by attrgetter where it
+    can be: each read of a protobuf field costs, and a model may hold 100,000 initializers."""
+    tensors = list(tensors)
+    names = list(map(_NAME, tensors))
+    return dict(zip(names, [tuple(t.dims[:]) for t in tensors])), dict(zip(names, map(_DATA_TYPE, tensors)))
 
 
 def _foldable(tensors: Iterable[TensorProto], runtime: set[str]) -> dict[str, TensorProto]:

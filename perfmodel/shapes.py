@@ -159,7 +159,7 @@ PIECE_NODES = (256, 2048)
 """Nodes in the first piece `inferred_pieces` infers, and in each later one (the first is small, so
 that its shapes come soon)."""
 
-_OP_TYPE, _DOMAIN = attrgetter("op_type"), attrgetter("domain")
+_NAME, _OP_TYPE, _DOMAIN = attrgetter("name"), attrgetter("op_type"), attrgetter("domain")
 _VALUE_SOURCES = {"Shape", "Size"}  # ops whose outputs' values onnx's data propagation reads off a shape
 _SCOPED_OPS = {"If", "Loop", "Scan", "SequenceMap"}  # ops whose bodies read the enclosing graph's tensors
 
@@ -257,7 +257,7 @@ def inferred_pieces(model: onnx.ModelProto, strict: bool,
             yield from inferred_whole(model, strict)
             return
         found = list(inferred.value_info)
-        known.update([(value.name, value) for value in found])
+        known.update(zip(map(_NAME, found), found))
         for value in inferred.output:
             known[value.name] = found_outputs[value.name] = value
         yield found
