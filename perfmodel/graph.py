@@ -202,7 +202,8 @@ def resolve_inputs(
 _EXTERNAL = TensorProto.EXTERNAL
 
 
-_NAME, _DATA_TYPE, _LOCATION = attrgetter("name"), attrgetter("data_type"), attrgetter("data_location")
+_NAME, _OP_TYPE, _DOMAIN = attrgetter("name"), attrgetter("op_type"), attrgetter("domain")
+_DATA_TYPE, _LOCATION = attrgetter("data_type"), attrgetter("data_location")
 
 
 def _is_external(tensor: TensorProto) -> bool:
@@ -465,14 +466,14 @@ def _resolved(source: str | os.PathLike | onnx.ModelProto, batch: int | None,
     fixed = _fixed(ordered)
     # A fold pass can change nothing where no node is fed by constants only, none is a Shape and
     # inference found every shape: then it is skipped.
-    may_fold = bool(derived) or any(n.op_type == "Shape" for n in ordered)
+    may_fold = bool(derived) or "Shape" in map(_OP_TYPE, ordered)
     if as_read:
         if parts is None or next(parts) != inputs:  # (the inputs the child resolved; None: none)
             if early:
                 early.cancel()
             parts = _infer_as_read(model, inputs, input_types, outputs)
-        elif stream and not (fixed or may_fold) and all(type(n) is GraphNode and n.domain in ("", "ai.onnx")
-                                                        for n in layers):
+        elif stream and not (fixed or may_fold) and set(map(type, layers)) <= {GraphNode} \
+                and set(map(_DOMAIN, layers)) <= {"", "ai.onnx"}:
             # Nothing to do after the inference but merge its shapes: the walk may start as they come.
             # (A node of another domain likely gets no shapes: no walk is begun only to be redone.)
             # The model is freed while the walk runs: should the child fail, the walk raises
@@ -572,8 +573,8 @@ def _fixed(nodes: list[ProtoNode]) -> list[ProtoNode]:
     """The nodes some of whose shapes onnx's inference gets wrong or leaves unknown, and that are
     fixed after it (shapes.ceil_pool_fixes: pools in ceil_mode, shapes.same_shape_fixes,
     `_control_flow_fixes`)."""
-    return [n for n in nodes
-            if n.op_type in _FIXED_OPS and (n.op_type not in CEIL_POOL_OPS or n.attrs.get("ceil_mode"))]
+    return [n for n, op in zip(nodes, map(_OP_TYPE, nodes))
+            if op in _FIXED_OPS and (op not in CEIL_POOL_OPS or n.attrs.get("ceil_mode"))]
 
 
 _LOOP_OPS = ("Loop", "Scan")  # whose output shapes onnx may leave unknown (`_control_flow_fixes`)
