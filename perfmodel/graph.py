@@ -65,10 +65,11 @@ class GraphNode:
     def plain(cls, name: str, op_type: str, domain: str, inputs: tuple[str, ...], outputs: tuple[str, ...],
               attrs: Mapping[str, Any]) -> "GraphNode":
         """`GraphNode(name, op_type, domain, inputs, outputs, attrs)`, a node with no subgraphs, its
-        fields set at once (a frozen dataclass's __init__ sets them one by one: 2 us a node, 0.7 here)."""
+        fields set at once, as one dict (a frozen dataclass's __init__ sets them one by one: 2 us a
+        node, 0.5 here)."""
         node = object.__new__(cls)
-        node.__dict__.update(name=name, op_type=op_type, domain=domain, inputs=inputs, outputs=outputs, attrs=attrs,
-                             subgraphs=(), scope={})
+        object.__setattr__(node, "__dict__", {"name": name, "op_type": op_type, "domain": domain, "inputs": inputs,
+                                              "outputs": outputs, "attrs": attrs, "subgraphs": (), "scope": {}})
         return node
 
 
