@@ -534,6 +534,12 @@ def _resolved(source: str | os.PathLike | onnx.ModelProto, batch: int | None,
 
 
 def _float_tensors(elem_types: Mapping[str, int]) -> set[str]:
+    """The float-typed tensors (tested per table where all or none are: the common case)."""
+    kinds = set(elem_types.values())
+    if kinds <= FLOAT_TYPES:
+        return set(elem_types)
+    if kinds.isdisjoint(FLOAT_TYPES):
+        return set()
     return {tensor_name for tensor_name, elem in elem_types.items() if elem in FLOAT_TYPES}
 
 
@@ -825,6 +831,8 @@ def fixed_widths(elem_types: Mapping[str, int]) -> dict[str, int]:
     The one assumption about widths, made here: a float tensor's width is the analysis dtype
     (`--dtype`, a what-if), an integer tensor's is the width it is stored at, whatever the dtype.
     """
+    if _INT_WIDTHS.keys().isdisjoint(elem_types.values()):  # (no integer tensor: the common case, tested at once)
+        return {}
     return {name: width for name, elem in elem_types.items() if (width := _INT_WIDTHS.get(elem))}
 
 
