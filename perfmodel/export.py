@@ -83,13 +83,14 @@ def group_dict(group: LayerCost, time_s: float | None = None) -> dict[str, Any]:
 def model_dict(cost: ModelCost, fused: ModelCost | None = None) -> dict[str, Any]:
     """The analysis (layer by layer, as the graph has them) and, from `fused` (default: each layer
     alone), the groups they run in, with `group` on every layer."""
-    own, where = _grouping(cost, fused)
+    groups = fused if fused is not None else cost
+    own, where = _grouping(cost, groups)
     layers = _layer_rows(cost.layers, where)
-    groups = [_own_group(layer) for layer in layers] if own else [group_dict(g) for g in fused.layers]
-    return _contract(cost, fused, layers, groups)
+    return _contract(cost, groups, layers, [_own_group(layer) for layer in layers] if own
+                     else [group_dict(g) for g in groups.layers])
 
 
-def _contract(cost: ModelCost, fused: ModelCost | None, layers: Any, groups: Any) -> dict[str, Any]:
+def _contract(cost: ModelCost, groups: ModelCost, layer_rows: Any, group_rows: Any) -> dict[str, Any]:
     """`model_dict` of its layers' and groups' rows."""
     unknown = cost.unknown_layers  # (ModelCost.complete is their absence: one pass over the layers, not three)
     return {
@@ -100,19 +101,19 @@ def _contract(cost: ModelCost, fused: ModelCost | None, layers: Any, groups: Any
         "unknown_layers": list(unknown),
         "totals_are_lower_bounds": bool(unknown),
         "totals": cost.totals(),
-        "layers": layers,
+        "layers": layer_rows,
         "unsupported_ops": list(cost.unsupported_ops),
-        "fusion": (fused if fused is not None else cost).fusion,
-        "groups": groups,
+        "fusion": groups.fusion,
+        "groups": group_rows,
     }
 
 
-def _grouping(cost: ModelCost, fused: ModelCost | None) -> tuple[bool, dict[str, str] | None]:
-    """Whether each layer is its own group (unfused: the group's figures are the layer's), and
-    otherwise the group of each layer that is in one."""
-    if (fused is None or fused.layers is cost.layers) and not any(map(attrgetter("members"), cost.layers)):
+def _grouping(cost: ModelCost, groups: ModelCost) -> tuple[bool, dict[str, str] | None]:
+    """Whether each layer of `cost` is its own group of `groups` (unfused: the group's figures are
+    the layer's), and otherwise the group of each layer that is in one."""
+    if groups.layers is cost.layers and not any(map(attrgetter("members"), cost.layers)):
         return True, None
-    return False, {member: g.name for g in fused.layers for member in (g.members or (g.name,))}
+    return False, {member: g.name for g in groups.layers for member in (g.members or (g.name,))}
 
 
 def _layer_rows(layers, where: dict[str, str] | None) -> list[dict[str, Any]]:
@@ -225,7 +226,8 @@ def _non_finite(value: Any) -> bool:
 def to_json(cost: ModelCost, fused: ModelCost | None = None, depth: int | None = None) -> list[bytes | memoryview]:
     """The JSON contract (`model_dict`, and `scopes` at `depth`), as UTF-8 in pieces (`json_pieces`)."""
     with collector_paused():  # the rows live until written, then die by refcount
-        data = _contract(cost, fused, *_encoded_rows(cost, fused))
+        groups = fused if fused is not None else cost
+        data = _contract(cost, groups, *_encoded_rows(cost, groups))
         if depth:
             from perfmodel.scopes import scope_dict, scopes
 
@@ -239,21 +241,21 @@ _CHUNK_ROWS = 2048
 _ROW_SEPARATOR = ",\n    "  # between the rows of a list at the contract's top level, as `_write_json` has it
 
 
-def _encoded_rows(cost: ModelCost, fused: ModelCost | None) -> tuple[_Encoded, _Encoded]:
+def _encoded_rows(cost: ModelCost, groups: ModelCost) -> tuple[_Encoded, _Encoded]:
     """`model_dict`'s rows of the layers and of the groups, made and encoded (`encode_lines`) a chunk
     at a time: the rows of a large model never all live as dicts at once (a 50,000-layer model's
     take 30 MB), and the memory of one chunk's is used again by the next's."""
-    own, where = _grouping(cost, fused)
-    layers, groups = _Encoded(), _Encoded()
+    own, where = _grouping(cost, groups)
+    layers, group_parts = _Encoded(), _Encoded()
     for start in range(0, len(cost.layers), _CHUNK_ROWS):
         rows = _layer_rows(cost.layers[start:start + _CHUNK_ROWS], where)
         layers.parts.append(encode_lines(rows, _ROW_SEPARATOR))
         if own:
-            groups.parts.append(encode_lines([_own_group(row) for row in rows], _ROW_SEPARATOR))
-    for start in range(0, 0 if own else len(fused.layers), _CHUNK_ROWS):
-        groups.parts.append(encode_lines([group_dict(g) for g in fused.layers[start:start + _CHUNK_ROWS]],
-                                         _ROW_SEPARATOR))
-    return layers, groups
+            group_parts.parts.append(encode_lines([_own_group(row) for row in rows], _ROW_SEPARATOR))
+    for start in range(0, 0 if own else len(groups.layers), _CHUNK_ROWS):
+        group_parts.parts.append(encode_lines([group_dict(g) for g in groups.layers[start:start + _CHUNK_ROWS]],
+                                              _ROW_SEPARATOR))
+    return layers, group_parts
 
 
 class _Encoded:

@@ -29,8 +29,8 @@ from onnx import TensorProto, helper, numpy_helper
 from perfmodel.background import Forked, can_fork
 from perfmodel.errors import PerfmodelError
 from perfmodel.shapes import (
-    CEIL_POOL_OPS, FOLD_LIMIT, SAME_SHAPE_OPS, ProtoNode, ceil_pool_fixes, constant_node_tensor, derived_is_param,
-    fold_constants, infer_shapes, inferred_pieces, inferred_whole, read_types, same_shape_fixes,
+    CEIL_POOL_OPS, DOMAIN, FOLD_LIMIT, NAME, OP_TYPE, SAME_SHAPE_OPS, ProtoNode, ceil_pool_fixes, constant_node_tensor,
+    derived_is_param, fold_constants, infer_shapes, inferred_pieces, inferred_whole, read_types, same_shape_fixes,
 )
 from perfmodel.skim import skim_model_bytes
 from perfmodel.units import Shape, printable
@@ -203,8 +203,7 @@ def resolve_inputs(
 _EXTERNAL = TensorProto.EXTERNAL
 
 
-_NAME, _OP_TYPE, _DOMAIN = attrgetter("name"), attrgetter("op_type"), attrgetter("domain")
-_DATA_TYPE, _LOCATION = attrgetter("data_type"), attrgetter("data_location")
+_DATA_TYPE, _LOCATION = attrgetter("data_type"), attrgetter("data_location")  # (as shapes.NAME)
 
 
 def _is_external(tensor: TensorProto) -> bool:
@@ -467,14 +466,14 @@ def _resolved(source: str | os.PathLike | onnx.ModelProto, batch: int | None,
     fixed = _fixed(ordered)
     # A fold pass can change nothing where no node is fed by constants only, none is a Shape and
     # inference found every shape: then it is skipped.
-    may_fold = bool(derived) or "Shape" in map(_OP_TYPE, ordered)
+    may_fold = bool(derived) or "Shape" in map(OP_TYPE, ordered)
     if as_read:
         if parts is None or next(parts) != inputs:  # (the inputs the child resolved; None: none)
             if early:
                 early.cancel()
             parts = _infer_as_read(model, inputs, input_types, outputs)
         elif stream and not (fixed or may_fold) and set(map(type, layers)) <= {GraphNode} \
-                and set(map(_DOMAIN, layers)) <= {"", "ai.onnx"}:
+                and set(map(DOMAIN, layers)) <= {"", "ai.onnx"}:
             # Nothing to do after the inference but merge its shapes: the walk may start as they come.
             # (A node of another domain likely gets no shapes: no walk is begun only to be redone.)
             # The model is freed while the walk runs: should the child fail, the walk raises
@@ -580,7 +579,7 @@ def _fixed(nodes: list[ProtoNode]) -> list[ProtoNode]:
     """The nodes some of whose shapes onnx's inference gets wrong or leaves unknown, and that are
     fixed after it (shapes.ceil_pool_fixes: pools in ceil_mode, shapes.same_shape_fixes,
     `_control_flow_fixes`)."""
-    return [n for n, op in zip(nodes, map(_OP_TYPE, nodes))
+    return [n for n, op in zip(nodes, map(OP_TYPE, nodes))
             if op in _FIXED_OPS and (op not in CEIL_POOL_OPS or n.attrs.get("ceil_mode"))]
 
 
@@ -597,7 +596,7 @@ def _read_constants(tensors) -> tuple[dict[str, Shape], dict[str, int]]:
     """Dims and element type of each stored tensor, each field read once, and by attrgetter where it
     can be: each read of a protobuf field costs, and a model may hold 100,000 initializers."""
     tensors = list(tensors)
-    names = list(map(_NAME, tensors))
+    names = list(map(NAME, tensors))
     return dict(zip(names, [tuple(t.dims[:]) for t in tensors])), dict(zip(names, map(_DATA_TYPE, tensors)))
 
 
