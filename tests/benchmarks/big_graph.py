@@ -58,10 +58,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--against", nargs="+", default=[], metavar="REV",
                         help="git revisions to time side by side with this checkout")
+    parser.add_argument("--write", metavar="FILE", help=argparse.SUPPRESS)  # (the model only, then exit)
     args = parser.parse_args()
+    if args.write:
+        onnx.save(big_model(args.nodes), args.write)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "big.onnx"
-        onnx.save(big_model(args.nodes), path)
+        # written by a child process, so this one stays small: a forked child's peak RSS starts at ours
+        subprocess.run([sys.executable, __file__, "--nodes", str(args.nodes), "--write", str(path)], check=True)
         versions = {"this": REPO}
         try:
             for rev in args.against:
