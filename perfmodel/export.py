@@ -168,7 +168,7 @@ def _write_json(v: Any, indent: str, out: list[bytes | memoryview]) -> None:
         out.append(json.dumps(v, allow_nan=False).encode())
 
 
-def _separated(parts: list, separator: bytes) -> list:
+def _separated(parts: list, separator: Any) -> list:
     """`parts` with `separator` between each two."""
     spaced = [separator] * (2 * len(parts) - 1)
     spaced[::2] = parts
@@ -196,10 +196,8 @@ def encode_lines(items: list[Any], separator: str) -> bytes | memoryview:
     raw line break (an `orjson.Fragment`) between items, which orjson writes nowhere else (it escapes
     control characters in strings), so each ",<line break>," is a boundary between two items.
     Written item by item where orjson cannot write the list."""
-    spaced: list[Any] = [_LINE_BREAK] * (2 * len(items) - 1)
-    spaced[::2] = items
     try:
-        text = orjson.dumps(spaced)
+        text = orjson.dumps(_separated(items, _LINE_BREAK))
     except orjson.JSONEncodeError:
         return separator.join([encode(item) for item in items]).encode()
     _refuse_non_finite(text, items)

@@ -206,6 +206,12 @@ _EXTERNAL = TensorProto.EXTERNAL
 _DATA_TYPE, _LOCATION = attrgetter("data_type"), attrgetter("data_location")  # (as shapes.NAME)
 
 
+def _external(tensors: list[TensorProto]) -> list[TensorProto]:
+    """The tensors whose data is stored outside the file (a test of all their locations at once first:
+    most models have none)."""
+    return [t for t in tensors if _is_external(t)] if any(map(_LOCATION, tensors)) else []
+
+
 def _is_external(tensor: TensorProto) -> bool:
     return tensor.data_location == _EXTERNAL
 
@@ -678,7 +684,7 @@ def _inputs_and_inference(model: onnx.ModelProto, batch: int | None, input_shape
     tensors = list(g.initializer)  # (a tensor's wrapper is made once, and kept for the passes below)
     stored = _read_constants(tensors)
     yield stored
-    external = [t for t in tensors if _is_external(t)] if any(map(_LOCATION, tensors)) else []
+    external = _external(tensors)
     # each stored tensor by name (its names read once, above), where no two share a name
     by_name = dict(zip(stored[0], tensors)) if len(stored[0]) == len(tensors) else None
     try:
@@ -705,7 +711,7 @@ def _infer_as_read(model: onnx.ModelProto, inputs: Mapping[str, Shape], input_ty
     the initializers by name, where the caller has them), so that the first chunk comes before the
     whole graph is inferred."""
     g = model.graph
-    for tensor in external if external is not None else [t for t in g.initializer if _is_external(t)]:
+    for tensor in external if external is not None else _external(list(g.initializer)):
         _strip(tensor)
     for field_name in ("input", "output", "value_info"):
         g.ClearField(field_name)

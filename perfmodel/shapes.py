@@ -192,7 +192,7 @@ def inferred_pieces(model: onnx.ModelProto, strict: bool,
     count = len(nodes)
     constants = dict(stored) if stored is not None else {t.name: t for t in g.initializer}  # (what a piece may read
     # as a value: the initializers, and the Constant nodes' values found on the way)
-    stored = set(constants)
+    initializer_names = set(constants)
     held: set[str] = set()  # the outputs of Constant nodes (given to a later piece as initializers)
     known = {v.name: v for v in g.input}  # tensor -> its type, as declared (inputs) or inferred
     outputs = {v.name: v for v in g.output}
@@ -233,7 +233,7 @@ def inferred_pieces(model: onnx.ModelProto, strict: bool,
             end = count
         made = set(outs)
         made.discard("")  # an absent optional output
-        if len(made) < len(outs) - outs.count("") or not known.keys().isdisjoint(made) or not stored.isdisjoint(made):
+        if len(made) < len(outs) - outs.count("") or not known.keys().isdisjoint(made) or not initializer_names.isdisjoint(made):
             yield from inferred_whole(model, strict)  # a tensor made twice, or made and also stored
             return
         read = [name for name in dict.fromkeys(ins) if name not in made]  # what it reads and does not make

@@ -68,16 +68,16 @@ def walk(graph: Graph, *, dtype: str = "fp32", name: str | None = None, counted:
     reads = _all_reads(graph.nodes)
     # the step of each tensor's last reader (the graph's outputs are read after the last step): which
     # tensors are used at all, and when each dies (peak_live); "" is no tensor, an absent input
-    used = dict(zip(chain.from_iterable(reads), _steps(reads)))
-    used.update(dict.fromkeys(graph.outputs, len(graph.nodes)))
+    last_read = dict(zip(chain.from_iterable(reads), _steps(reads)))
+    last_read.update(dict.fromkeys(graph.outputs, len(graph.nodes)))
     memo: dict = {}
-    layers = [_layer(node, graph, counted, field, dtype, used, memo) for node in graph.ready_nodes()]
+    layers = [_layer(node, graph, counted, field, dtype, last_read, memo) for node in graph.ready_nodes()]
     unsupported = tuple(sorted({op for op, domain in {(n.op_type, n.domain) for n in graph.nodes}
                                 if _rule_for(op, domain) is None}))
     if unsupported:
         warnings.warn(f"no cost rule for {', '.join(unsupported)}: their cost is reported as unknown",
                       UnsupportedOpWarning, stacklevel=2)
-    peak_elems, peak_points = peak_live(graph, layers, reads, used)
+    peak_elems, peak_points = peak_live(graph, layers, reads, last_read)
     return ModelCost(
         model=name or graph.name,
         inputs=dict(graph.inputs),
